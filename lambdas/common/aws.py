@@ -1,0 +1,49 @@
+"""boto3 clients, created once per execution environment and shared by every invocation.
+
+Endpoints come from the standard ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which
+botocore reads itself: on the local cloud they point at the emulator, on AWS they are unset.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+
+# Fail fast inside a Lambda: the event source (EventBridge, Step Functions, the HTTP caller) retries
+# the whole input, which is safer than long in-process retries that eat the function's timeout.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=20,
+    tcp_keepalive=True,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def s3() -> S3Client:
+    return client("s3")  # type: ignore[no-any-return]
+
+
+def dynamodb() -> DynamoDBClient:
+    return client("dynamodb")  # type: ignore[no-any-return]
+
+
+def secretsmanager() -> SecretsManagerClient:
+    return client("secretsmanager")  # type: ignore[no-any-return]
+
+
+def sns() -> SNSClient:
+    return client("sns")  # type: ignore[no-any-return]

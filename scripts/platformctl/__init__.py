@@ -1,0 +1,1 @@
+"""platformctl: the operator CLI (deploy, plan, status, lint, local cloud, demo)."""

@@ -1,0 +1,107 @@
+"""Where commands send their AWS calls: the caller's account (``prod`` and other real environments) or
+the local cloud (``local``), whose endpoint comes from ``.local-cloud/endpoints.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from platformctl.errors import UserError
+from platformctl.manifest import REPO_ROOT
+
+LOCAL_ENVIRONMENT = "local"
+LOCAL_STATE_DIR = REPO_ROOT / ".local-cloud"
+ENDPOINTS_FILE = LOCAL_STATE_DIR / "endpoints.json"
+LOCAL_REGION = "us-east-1"
+# The emulator accepts any credentials; these keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+
+
+@dataclass
+class Target:
+    environment: str
+    endpoint_url: str | None = None  # None: AWS itself
+    region: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        if self.is_local:
+            return boto3.session.Session(
+                region_name=self.region or LOCAL_REGION,
+                aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+            )
+        session = boto3.session.Session(region_name=self.region) if self.region else boto3.session.Session()
+        if session.region_name is None:
+            raise UserError(
+                "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your profile"
+            )
+        return session
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                config=_CONFIG,
+            )
+        return self._clients[service]
+
+    @cached_property
+    def account_id(self) -> str:
+        try:
+            return str(self.client("sts").get_caller_identity()["Account"])
+        except botocore.exceptions.NoCredentialsError:
+            raise UserError(
+                "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+            ) from None
+        except botocore.exceptions.ClientError as exc:
+            raise UserError(f"AWS rejected the credentials: {exc}") from None
+        except botocore.exceptions.EndpointConnectionError:
+            raise UserError(
+                f"cannot reach {self.endpoint_url or 'AWS'}: "
+                + (
+                    "is the local cloud running? start it with `platformctl local up`"
+                    if self.is_local
+                    else "check your network"
+                )
+            ) from None
+
+    @property
+    def region_name(self) -> str:
+        return str(self.session.region_name)
+
+
+def read_endpoints(path: Path = ENDPOINTS_FILE) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("the local cloud is not running: start it with `platformctl local up`") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable ({exc}); restart the local cloud") from None
+    if not isinstance(data, dict) or "aws_endpoint" not in data:
+        raise UserError(f"{path}: not an endpoints file; restart the local cloud")
+    return data
+
+
+def target_for(environment: str, *, endpoint_url: str | None = None) -> Target:
+    """The target for an environment: ``local`` is the running local cloud, anything else is AWS."""
+    if environment == LOCAL_ENVIRONMENT:
+        if endpoint_url is None:
+            endpoint_url = str(read_endpoints()["aws_endpoint"])
+        return Target(environment, endpoint_url=endpoint_url, region=LOCAL_REGION)
+    return Target(environment)

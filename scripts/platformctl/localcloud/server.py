@@ -1,0 +1,228 @@
+"""Start the emulator, deploy every stack of the ``local`` environment into it, publish the endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from platformctl.aws_target import ENDPOINTS_FILE, LOCAL_ENVIRONMENT, LOCAL_REGION, LOCAL_STATE_DIR, Target
+from platformctl.deploy import Deployer, StackResult
+from platformctl.errors import UserError
+from platformctl.manifest import Manifest, load_manifest
+from platformctl.params import brand_of
+
+LOCAL_IMAGE_TAG = "local"
+DEFAULT_PORT = 4566
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalCloud:
+    """moto on 127.0.0.1 with the local layer installed, the simulators, and the deployed platform."""
+
+    def __init__(
+        self,
+        port: int = DEFAULT_PORT,
+        *,
+        manifest: Manifest | None = None,
+        out: TextIO | None = None,
+        state_dir: Path = LOCAL_STATE_DIR,
+        endpoints_file: Path | None = ENDPOINTS_FILE,
+    ) -> None:
+        self.port = port
+        self.manifest = manifest or load_manifest()
+        self.out = out or sys.stdout
+        self.state_dir = state_dir
+        self.endpoints_file = endpoints_file
+        self.results: list[StackResult] = []
+        self.simulators: dict[str, Any] = {}
+        self._server: Any = None
+        self._runtime: Any = None
+        self._front: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def target(self) -> Target:
+        return Target(LOCAL_ENVIRONMENT, endpoint_url=self.endpoint_url, region=LOCAL_REGION)
+
+    def start(self) -> None:
+        if not port_is_free(self.port):
+            raise UserError(
+                f"port {self.port} on 127.0.0.1 is in use: stop what uses it (another `platformctl local up`?) "
+                "or choose another with --port"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        os.environ["MOTO_PORT"] = str(self.port)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        default_user_config["lambda"] = {"use_docker": False}
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+        from platformctl.localcloud import cfn_engine, properties, providers, triggers
+        from platformctl.localcloud.http_front import HttpFront
+        from platformctl.localcloud.lambda_runtime import LambdaRuntime
+
+        cfn_engine.install()
+        properties.install()
+        self._runtime = LambdaRuntime(self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs")
+        triggers.install(self._runtime)
+        self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")
+        providers.api_endpoint_hook = self._front.register
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self._start_simulators()
+
+    def _start_simulators(self) -> None:
+        from platformctl.simulators import SIMULATORS
+
+        for name, factory in SIMULATORS.items():
+            self.simulators[name] = factory(self)
+
+    def deploy(self) -> list[StackResult]:
+        deployer = Deployer(
+            self.target,
+            self.manifest,
+            image_tag=LOCAL_IMAGE_TAG,
+            out=self.out,
+            local_values={"simulators": self.simulator_urls(), "aws_endpoint": self.endpoint_url},
+        )
+        self.results = deployer.deploy(self.manifest.stacks)
+        return self.results
+
+    def simulator_urls(self) -> dict[str, str]:
+        return {name: str(sim.url) for name, sim in self.simulators.items()}
+
+    def stack_outputs(self) -> dict[str, dict[str, str]]:
+        cfn = self.target.client("cloudformation")
+        brand = brand_of(LOCAL_ENVIRONMENT, self.manifest.stacks)
+        outputs: dict[str, dict[str, str]] = {}
+        for stack in self.manifest.stacks:
+            with contextlib.suppress(Exception):
+                description = cfn.describe_stacks(StackName=stack.stack_name(brand, LOCAL_ENVIRONMENT))["Stacks"][0]
+                outputs[stack.key] = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+        return outputs
+
+    def endpoints(self) -> dict[str, Any]:
+        """The endpoints contract (DESIGN.md section 6), derived from stack outputs by naming convention."""
+        brand = brand_of(LOCAL_ENVIRONMENT, self.manifest.stacks)
+        data: dict[str, Any] = {
+            "aws_endpoint": self.endpoint_url,
+            "region": LOCAL_REGION,
+            "brand": brand,
+            "environment": LOCAL_ENVIRONMENT,
+            "event_bus": None,
+            "bucket": None,
+            "tables": {},
+            "dlqs": {},
+            "http_apis": {},
+            "simulators": self.simulator_urls(),
+            "state_machines": {},
+            "stacks": {},
+        }
+        for stack_key, outputs in self.stack_outputs().items():
+            data["stacks"][stack_key] = self._stack_name(stack_key, brand)
+            for key, value in outputs.items():
+                if key == "EventBusName":
+                    data["event_bus"] = value
+                elif key == "DataLakeBucketName":
+                    data["bucket"] = value
+                elif key.endswith("TableName"):
+                    data["tables"][_snake(key.removesuffix("TableName"))] = value
+                elif key.endswith("DlqUrl"):
+                    data["dlqs"][_snake(key.removesuffix("DlqUrl"))] = value
+                elif key.endswith("WebhookUrl"):
+                    data["http_apis"][_snake(key.removesuffix("WebhookUrl"))] = value
+                elif key.endswith("StateMachineArn"):
+                    data["state_machines"][_snake(key.removesuffix("StateMachineArn"))] = value
+        return data
+
+    def _stack_name(self, stack_key: str, brand: str) -> str:
+        job, _, name = stack_key.partition("/")
+        return self.manifest.select(job, name)[0].stack_name(brand, LOCAL_ENVIRONMENT)
+
+    def write_endpoints(self) -> dict[str, Any]:
+        data = self.endpoints()
+        if self.endpoints_file is not None:
+            self.endpoints_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.endpoints_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            tmp.replace(self.endpoints_file)
+        return data
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every queued asynchronous invocation has finished."""
+        return bool(self._runtime.wait_idle(timeout)) if self._runtime else True
+
+    def stop(self) -> None:
+        if self.endpoints_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.endpoints_file.unlink()
+        for simulator in self.simulators.values():
+            with contextlib.suppress(Exception):
+                simulator.stop()
+        if self._front is not None:
+            self._front.stop()
+        if self._runtime is not None:
+            self._runtime.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        from platformctl.localcloud import providers, triggers
+
+        providers.api_endpoint_hook = None
+        triggers.uninstall()
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_until_interrupted(cloud: LocalCloud, out: TextIO) -> None:
+    import signal
+
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop["now"]:
+        time.sleep(0.2)
+    print("stopping the local cloud", file=out, flush=True)

@@ -1,0 +1,173 @@
+"""Connect the emulator's invocation paths to the local Lambda runtime.
+
+- ``Invoke`` (the Lambda API, also used by Step Functions tasks): moto's no-Docker backend answers a
+  canned string; here the handler runs (RequestResponse) or is queued (Event).
+- Invocations moto makes itself (SNS subscriptions, SQS and DynamoDB-stream event source mappings) go
+  through ``LambdaFunction.invoke``; here they run the handler too.
+- EventBridge rules: moto delivers to queues, logs and buses but not to Lambda. A Lambda target here is
+  delivered like EventBridge does: input transformed, handed to Lambda's async invoke (whose retries
+  and DLQ are the function's); when the function cannot be reached, the target's RetryPolicy applies
+  and the event then goes to the target's DeadLetterConfig queue with EventBridge's error attributes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.events.models import Rule
+from moto.events.utils import EventTemplateParser
+from moto.utilities.arns import parse_arn
+
+from platformctl.localcloud.lambda_runtime import LambdaRuntime
+from platformctl.localcloud.services import client
+
+logger = logging.getLogger(__name__)
+_state: dict[str, Any] = {"runtime": None}
+_originals: dict[str, Any] = {}
+
+
+def _active_runtime() -> LambdaRuntime:
+    runtime = _state["runtime"]
+    if runtime is None:
+        raise RuntimeError("the local Lambda runtime is not running")
+    return runtime  # type: ignore[no-any-return]
+
+
+def _decode(body: Any) -> Any:
+    if body is None or body in {b"", ""}:
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    return json.loads(body) if isinstance(body, str) else body
+
+
+def _backend_invoke(
+    self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    function = self.get_function(function_name, qualifier)
+    invocation_type = headers.get("X-Amz-Invocation-Type") or headers.get("x-amz-invocation-type") or "RequestResponse"
+    event = _decode(body)
+    runtime = _active_runtime()
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        runtime.invoke_async(function, event)
+        return b""
+    result = runtime.invoke(function, event)
+    if result.failed:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    payload = result.body()
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return payload
+
+
+def _function_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    result = _active_runtime().invoke(self, _decode(body))
+    if result.failed:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return result.body()
+
+
+def _iso_time(value: Any) -> Any:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        node: Any = event
+        for part in target["InputPath"].lstrip("$.").split("."):
+            node = node.get(part) if isinstance(node, dict) and part else node
+        return node
+    transformer = target.get("InputTransformer")
+    if transformer:
+        rendered: Any = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,  # type: ignore[arg-type]
+        )
+        return json.loads(rendered) if isinstance(rendered, str) else rendered
+    return event
+
+
+def _deliver_to_lambda(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+    arn = target["Arn"]
+    region = parse_arn(arn).region
+    payload = _target_input(target, event)
+    retry = target.get("RetryPolicy") or {}
+    attempts = 1 + int(retry.get("MaximumRetryAttempts", 185))
+    max_age = float(retry.get("MaximumEventAgeInSeconds", 86_400))
+    started = time.monotonic()
+    error = ""
+    for attempt in range(min(attempts, 3)):  # locally, give up quickly: the condition will not heal by itself
+        try:
+            function = get_backend(parse_arn(arn).account, region).get_function(arn)
+            _active_runtime().invoke_async(function, payload)
+        except Exception as exc:  # noqa: BLE001 - any failure to hand over is a delivery failure
+            error = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() - started > max_age:
+                break
+            time.sleep(0.05 * (attempt + 1))
+        else:
+            return
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    logger.warning("rule %s could not deliver to %s: %s", rule.name, arn, error)
+    if not dead_letter:
+        return
+    sqs = client("sqs", region)
+    queue_url = sqs.get_queue_url(
+        QueueName=dead_letter.rsplit(":", 1)[1], QueueOwnerAWSAccountId=dead_letter.split(":")[4]
+    )["QueueUrl"]
+    attributes = {
+        "ERROR_CODE": "ResourceNotFoundException" if "not found" in error.lower() else "SDK_CLIENT_ERROR",
+        "ERROR_MESSAGE": error[:1000],
+        "RULE_ARN": rule.arn,
+        "TARGET_ARN": arn,
+    }
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(event),
+        MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+    )
+
+
+def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    if getattr(self, "state", "ENABLED") == "DISABLED" or not self.event_pattern.matches_event(original_event):
+        return
+    event = dict(original_event)
+    event["time"] = _iso_time(event.get("time"))
+    lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+    for target in lambda_targets:
+        _deliver_to_lambda(self, target, copy.deepcopy(event))
+    others = [t for t in self.targets if t not in lambda_targets]
+    if others:
+        proxy = copy.copy(self)
+        proxy.targets = others
+        _originals["send_to_targets"](proxy, event, transform_input)
+
+
+def install(runtime: LambdaRuntime) -> None:
+    _state["runtime"] = runtime
+    if _originals:
+        return
+    _originals["backend_invoke"] = LambdaSimpleBackend.invoke
+    _originals["function_invoke"] = LambdaFunction.invoke
+    _originals["send_to_targets"] = Rule.send_to_targets
+    setattr(LambdaSimpleBackend, "invoke", _backend_invoke)  # noqa: B010 - a deliberate patch of moto
+    setattr(LambdaFunction, "invoke", _function_invoke)  # noqa: B010
+    setattr(Rule, "send_to_targets", _send_to_targets)  # noqa: B010
+
+
+def uninstall() -> None:
+    _state["runtime"] = None
