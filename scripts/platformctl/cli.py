@@ -6,8 +6,10 @@ Every failure an operator can fix is one line on stderr and exit status 1; a tra
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import time
@@ -134,7 +136,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with LocalCloud(args.port) as cloud:
         print(f"local cloud: emulator on {cloud.endpoint_url}, deploying the local environment", flush=True)
-        cloud.deploy()
+        cloud.deploy(cloud.select(args.only))
         cloud.write_endpoints()
         print(
             f"ready in {time.monotonic() - started:.1f}s: {cloud.endpoint_url} "
@@ -202,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="start the emulator, deploy the local environment, serve until Ctrl-C")
     up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--only", help="deploy only these jobs or job/stack keys, comma-separated (default: all)")
     up.set_defaults(func=cmd_local_up)
     fire = local_sub.add_parser("fire", help="run a schedule's target now")
     fire.add_argument("schedule", help="schedule name")
@@ -211,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole platform on the local cloud: deploy, drive traffic, report, stop")
     demo.add_argument("--port", type=int, default=4566)
     demo.set_defaults(func=cmd_demo)
+
+    import platformctl.commands
+
+    for module in pkgutil.iter_modules(platformctl.commands.__path__):
+        importlib.import_module(f"platformctl.commands.{module.name}").register(sub)
     return parser
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 
 from platformctl.localcloud.server import LocalCloud
-from platformctl.scenarios import STEPS
+from platformctl.scenarios import steps
 from platformctl.scenarios.report import Report
 
 
@@ -18,7 +18,7 @@ def run_demo(port: int = 4566) -> int:
         cloud.deploy()
         cloud.write_endpoints()
         print(f"ready in {time.monotonic() - started:.1f}s", flush=True)
-        for name, step in STEPS:
+        for name, step in steps():
             step_started = time.monotonic()
             step(cloud, report)
             cloud.wait_idle()

@@ -106,7 +106,8 @@ class Deployer:
 
     def preflight(self, stacks: list[Stack]) -> None:
         """Everything that can be checked before touching the account: every parameter has a source."""
-        problems = [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
+        problems = self.manifest.missing_files(stacks)
+        problems += [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
         if problems:
             raise UserError("\n".join(problems))
 

@@ -128,6 +128,31 @@ class Manifest:
             raise UserError(f"stack name {stack!r} is ambiguous; use one of {[s.key for s in matches]}")
         return matches
 
+    def missing_files(self, stacks: list[Stack] | None = None) -> list[str]:
+        """Entries that point at nothing: templates, image folders, Dockerfiles, upload folders."""
+        chosen = self.stacks if stacks is None else stacks
+        rel = self.path.name
+        problems = [
+            f"{rel}: stack {s.key}: template {s.template} does not exist"
+            for s in chosen
+            if not s.template_path.is_file()
+        ]
+        problems += [
+            f"{rel}: stack {s.key}: upload source {u.source} is not a folder"
+            for s in chosen
+            for u in s.uploads
+            if not (REPO_ROOT / u.source).is_dir()
+        ]
+        images = {name for s in chosen for name in s.images.values()} if stacks is not None else None
+        for image in self.images:
+            if images is not None and image.name not in images:
+                continue
+            if not (REPO_ROOT / image.folder / "app.py").is_file():
+                problems.append(f"{rel}: image {image.name}: {image.folder}/app.py does not exist")
+            if not (REPO_ROOT / image.dockerfile).is_file():
+                problems.append(f"{rel}: image {image.name}: {image.dockerfile} does not exist")
+        return problems
+
     def environments(self) -> list[str]:
         return sorted(p.name for p in ENVIRONMENTS_DIR.iterdir() if p.is_dir())
 
@@ -147,7 +172,6 @@ def _parse_stack(job: str, raw: Any, where: str, earlier: set[str]) -> Stack:
         where,
         "'template' must be a path to a .yaml or .json file",
     )
-    _require((REPO_ROOT / template).is_file(), where, f"template {template} does not exist")
     inputs: dict[str, OutputRef] = {}
     for parameter, source in (raw.get("inputs") or {}).items():
         match = _INPUT.match(source) if isinstance(source, str) else None
@@ -182,7 +206,6 @@ def _parse_stack(job: str, raw: Any, where: str, earlier: set[str]) -> Stack:
                 f'{where}: an upload is {{"source": "<folder>", "bucket": "<job>/<stack>.<Output>", '
                 f'"prefix": "<prefix>/"}}, got {entry!r}'
             )
-        _require((REPO_ROOT / source).is_dir(), where, f"upload source {source} is not a folder")
         ref = OutputRef(bucket_match["job"], bucket_match["stack"], bucket_match["output"])
         _require(f"{ref.job}/{ref.stack}" in earlier, where, f"upload bucket {ref} is not an earlier stack's output")
         uploads.append(Upload(source, ref, prefix))
@@ -197,15 +220,9 @@ def _parse_image(job: str, raw: Any, where: str) -> Image:
     _require(isinstance(name, str) and bool(_NAME.match(name)), where, f"bad image name {name!r}")
     where = f"{where} (image {name})"
     _require(
-        isinstance(folder, str) and (REPO_ROOT / folder / "app.py").is_file(),
-        where,
-        f"folder {folder!r} must exist and hold app.py",
+        isinstance(folder, str) and folder.startswith("lambdas/"), where, f"folder {folder!r} must be under lambdas/"
     )
-    _require(
-        isinstance(dockerfile, str) and (REPO_ROOT / dockerfile).is_file(),
-        where,
-        f"dockerfile {dockerfile!r} does not exist",
-    )
+    _require(isinstance(dockerfile, str) and dockerfile.endswith("Dockerfile"), where, f"bad dockerfile {dockerfile!r}")
     return Image(name=name, folder=folder, dockerfile=dockerfile, job=job)
 
 

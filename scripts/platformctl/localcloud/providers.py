@@ -385,7 +385,9 @@ class GlueDataCatalogEncryptionSettings(LocalResource):
         if "KmsKeyId" in password:  # CloudFormation's name for the API's AwsKmsKeyId
             password["AwsKmsKeyId"] = password.pop("KmsKeyId")
         if "ReturnConnectionPasswordEncrypted" in password:
-            password["ReturnConnectionPasswordEncrypted"] = str(password["ReturnConnectionPasswordEncrypted"]).lower() == "true"
+            password["ReturnConnectionPasswordEncrypted"] = (
+                str(password["ReturnConnectionPasswordEncrypted"]).lower() == "true"
+            )
         if password:
             settings["ConnectionPasswordEncryption"] = password
         context.client("glue").put_data_catalog_encryption_settings(

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from platformctl.aws_target import ENDPOINTS_FILE, LOCAL_ENVIRONMENT, LOCAL_REGION, LOCAL_STATE_DIR, Target
 from platformctl.deploy import Deployer, StackResult
 from platformctl.errors import UserError
-from platformctl.manifest import Manifest, load_manifest
+from platformctl.manifest import Manifest, Stack, load_manifest
 from platformctl.params import brand_of
 
 LOCAL_IMAGE_TAG = "local"
@@ -111,7 +111,19 @@ class LocalCloud:
         for name, factory in SIMULATORS.items():
             self.simulators[name] = factory(self)
 
-    def deploy(self) -> list[StackResult]:
+    def select(self, only: str | None) -> list[Stack]:
+        """Stacks to deploy: all, or those of the listed jobs / job/stack keys (order kept)."""
+        if not only:
+            return self.manifest.stacks
+        wanted = {part.strip() for part in only.split(",") if part.strip()}
+        chosen = [s for s in self.manifest.stacks if s.job in wanted or s.key in wanted]
+        known = {s.job for s in self.manifest.stacks} | {s.key for s in self.manifest.stacks}
+        unknown = wanted - known
+        if unknown:
+            raise UserError(f"--only names unknown jobs/stacks: {', '.join(sorted(unknown))}")
+        return chosen
+
+    def deploy(self, stacks: list[Stack] | None = None) -> list[StackResult]:
         deployer = Deployer(
             self.target,
             self.manifest,
@@ -119,7 +131,7 @@ class LocalCloud:
             out=self.out,
             local_values={"simulators": self.simulator_urls(), "aws_endpoint": self.endpoint_url},
         )
-        self.results = deployer.deploy(self.manifest.stacks)
+        self.results = deployer.deploy(self.manifest.stacks if stacks is None else stacks)
         return self.results
 
     def simulator_urls(self) -> dict[str, str]:

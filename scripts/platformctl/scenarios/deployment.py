@@ -7,8 +7,10 @@ from typing import Any
 
 from platformctl.scenarios.report import Report
 
+ORDER = 0
 
-def report_deployment(cloud: Any, report: Report) -> None:
+
+def step(cloud: Any, report: Report) -> None:
     cfn = cloud.target.client("cloudformation")
     report.section("stacks deployed on the local cloud")
     rows = []
