@@ -132,7 +132,7 @@ def set_if_absent(client: DynamoDBClient, table: str, key: Mapping[str, Any], at
         UpdateExpression=f"SET {assignments}",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=serialize({f":a{i}": v for i, v in enumerate(attributes.values())}),
-        ReturnValues="UPDATED_OLD",
+        ReturnValues="ALL_OLD",
     )
     before = deserialize(response.get("Attributes", {}))
     return any(name not in before for name in attributes)

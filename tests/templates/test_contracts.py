@@ -1,0 +1,378 @@
+"""Contract tests that hold the repository together: templates, manifest, parameter files, images,
+alarms, runbooks and the local cloud's support table all agree."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platformctl.manifest import REPO_ROOT, Manifest
+from platformctl.params import brand_of, check_parameters
+from tests.templates.cfn import iter_resources, refs, template_paths
+
+ACCOUNT_ID = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
+REGION = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-(?:north|south|east|west|central)(?:east|west)?-\d\b")
+RETAIN = {"Retain", "RetainExceptOnCreate"}
+STATEFUL = {
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
+    "AWS::SecretsManager::Secret",
+    "AWS::ECR::Repository",
+}
+# Actions that admit no resource-level permission, so Resource "*" is the only form IAM accepts.
+NO_RESOURCE_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "cloudwatch:DescribeAlarms",
+    "cloudformation:ValidateTemplate",
+    "cloudformation:ListStacks",
+    "cloudformation:DescribeStacks",
+    "cloudformation:CreateUploadBucket",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "kms:CreateKey",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "iam:ListRoles",
+    "iam:ListPolicies",
+    "iam:GetAccountSummary",
+    "s3:ListAllMyBuckets",
+    "states:ListStateMachines",
+    "events:ListRules",
+    "events:ListEventBuses",
+    "lambda:ListFunctions",
+    "lambda:GetAccountSettings",
+    "lambda:CreateEventSourceMapping",
+    "lambda:ListEventSourceMappings",
+    "lambda:GetEventSourceMapping",
+    "lambda:UpdateEventSourceMapping",
+    "lambda:DeleteEventSourceMapping",
+    "secretsmanager:GetRandomPassword",
+    "secretsmanager:ListSecrets",
+    "glue:GetSecurityConfigurations",
+    "glue:CreateSecurityConfiguration",
+    "glue:DeleteSecurityConfiguration",
+    "glue:GetSecurityConfiguration",
+    "glue:PutDataCatalogEncryptionSettings",
+    "glue:GetDataCatalogEncryptionSettings",
+    "apigateway:GET",
+    "scheduler:ListSchedules",
+    "scheduler:ListScheduleGroups",
+    "sqs:ListQueues",
+    "sns:ListTopics",
+    "ecr:DescribeRepositories",
+    "dynamodb:ListTables",
+    "dynamodb:DescribeLimits",
+    "ec2:DescribeNetworkInterfaces",
+    "sts:GetCallerIdentity",
+}
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT))
+
+
+def _text(node: Any) -> str:
+    return json.dumps(node, sort_keys=True)
+
+
+# ------------------------------------------------------------------------------ manifest and files
+
+
+def test_manifest_points_at_existing_files(manifest: Manifest) -> None:
+    assert manifest.missing_files() == []
+
+
+def test_every_template_is_deployed_by_the_manifest(manifest: Manifest) -> None:
+    listed = {stack.template_path for stack in manifest.stacks}
+    unlisted = [_rel(p) for p in template_paths() if p not in listed]
+    assert unlisted == [], "templates no stack in ci/ingestion_jobs.json deploys"
+
+
+def test_parameter_files_match_their_templates(manifest: Manifest) -> None:
+    problems = [
+        problem
+        for environment in manifest.environments()
+        for stack in manifest.stacks
+        for problem in check_parameters(stack, environment).problems()
+    ]
+    assert problems == []
+
+
+def test_no_stray_parameter_files(manifest: Manifest) -> None:
+    expected = {stack.parameter_file(env) for env in manifest.environments() for stack in manifest.stacks}
+    found = set((REPO_ROOT / "ci" / "environments").rglob("*.json"))
+    assert sorted(_rel(p) for p in found - expected) == []
+
+
+def test_each_environment_has_one_brand(manifest: Manifest) -> None:
+    for environment in manifest.environments():
+        assert re.match(r"^[a-z][a-z0-9-]{1,20}$", brand_of(environment, manifest.stacks))
+
+
+def test_ecr_repositories_are_the_manifest_images(manifest: Manifest, templates: dict[Path, Any]) -> None:
+    ecr = templates[REPO_ROOT / "infrastructure" / "shared" / "ecr.yaml"]
+    names = {
+        _text(body["Properties"]["RepositoryName"])
+        for body in ecr["Resources"].values()
+        if body["Type"] == "AWS::ECR::Repository"
+    }
+    wanted = {json.dumps({"Fn::Sub": f"${{Brand}}/{image.name}"}, sort_keys=True) for image in manifest.images}
+    assert names == wanted
+    for image in manifest.images:
+        assert image.repository_output in ecr.get("Outputs", {}), f"ecr.yaml lacks output {image.repository_output}"
+
+
+# ---------------------------------------------------------------------------------- portability
+
+
+@pytest.mark.parametrize("path", template_paths(), ids=_rel)
+def test_no_account_id_or_region_in_templates(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert ACCOUNT_ID.findall(text) == [], "a 12-digit account id is hard-coded"
+    assert REGION.findall(text) == [], "a region is hard-coded"
+    assert "arn:aws:" not in text, "ARNs must be partition-aware (arn:${AWS::Partition}:...)"
+
+
+@pytest.mark.parametrize("path", template_paths(), ids=_rel)
+def test_templates_take_brand_and_environment(path: Path, templates: dict[Path, Any]) -> None:
+    parameters = templates[path].get("Parameters") or {}
+    assert {"Brand", "Environment"} <= set(parameters)
+
+
+# ------------------------------------------------------------------------------------ hardening
+
+
+def test_stateful_resources_are_retained(templates: dict[Path, Any]) -> None:
+    loose = [
+        r.where
+        for r in iter_resources(templates, *STATEFUL)
+        if r.body.get("DeletionPolicy") not in RETAIN or r.body.get("UpdateReplacePolicy") != "Retain"
+    ]
+    assert loose == []
+
+
+def _bucket_policies(templates: dict[Path, Any], path: Path) -> list[dict[str, Any]]:
+    return [r.properties for r in iter_resources({path: templates[path]}, "AWS::S3::BucketPolicy")]
+
+
+def test_buckets_are_encrypted_versioned_private_and_tls_only(templates: dict[Path, Any]) -> None:
+    for bucket in iter_resources(templates, "AWS::S3::Bucket"):
+        props = bucket.properties
+        assert props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration"), bucket.where
+        assert props.get("VersioningConfiguration", {}).get("Status") == "Enabled", bucket.where
+        block = props.get("PublicAccessBlockConfiguration", {})
+        flags = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+        assert all(str(block.get(flag)).lower() == "true" for flag in flags), bucket.where
+        policies = [
+            p for p in _bucket_policies(templates, bucket.template) if bucket.logical_id in refs(p.get("Bucket"))
+        ]
+        denies_plain_http = any(
+            s.get("Effect") == "Deny" and "aws:SecureTransport" in _text(s.get("Condition"))
+            for p in policies
+            for s in p["PolicyDocument"]["Statement"]
+        )
+        assert denies_plain_http, f"{bucket.where}: no bucket policy denying aws:SecureTransport false"
+
+
+def test_tables_have_pitr_encryption_and_deletion_protection(templates: dict[Path, Any]) -> None:
+    for table in iter_resources(templates, "AWS::DynamoDB::Table"):
+        props = table.properties
+        pitr = props.get("PointInTimeRecoverySpecification", {})
+        assert str(pitr.get("PointInTimeRecoveryEnabled")).lower() == "true", table.where
+        sse = props.get("SSESpecification", {})
+        assert str(sse.get("SSEEnabled")).lower() == "true", table.where
+        assert sse.get("KMSMasterKeyId"), f"{table.where}: encrypt with the customer key"
+        assert str(props.get("DeletionProtectionEnabled")).lower() == "true", table.where
+        assert props.get("BillingMode") == "PAY_PER_REQUEST", table.where
+
+
+def test_queues_topics_and_log_groups_are_encrypted(templates: dict[Path, Any]) -> None:
+    for queue in iter_resources(templates, "AWS::SQS::Queue"):
+        assert queue.properties.get("KmsMasterKeyId"), queue.where
+    for topic in iter_resources(templates, "AWS::SNS::Topic"):
+        assert topic.properties.get("KmsMasterKeyId"), topic.where
+    for group in iter_resources(templates, "AWS::Logs::LogGroup"):
+        assert group.properties.get("RetentionInDays"), f"{group.where}: log group without retention"
+
+
+def test_kms_keys_rotate(templates: dict[Path, Any]) -> None:
+    for key in iter_resources(templates, "AWS::KMS::Key"):
+        assert str(key.properties.get("EnableKeyRotation")).lower() == "true", key.where
+
+
+def _statements(resource: Any) -> list[tuple[str, dict[str, Any]]]:
+    props = resource.properties
+    documents = []
+    if resource.type == "AWS::IAM::Role":
+        documents = [(p.get("PolicyName", "?"), p["PolicyDocument"]) for p in props.get("Policies", [])]
+    elif resource.type in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+        documents = [(resource.logical_id, props["PolicyDocument"])]
+    found = []
+    for name, document in documents:
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            found.append((f"{resource.where} ({name})", statement))
+    return found
+
+
+def test_iam_policies_name_actions_and_resources(templates: dict[Path, Any]) -> None:
+    problems = []
+    for resource in iter_resources(templates, "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for where, statement in _statements(resource):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if "NotAction" in statement or "NotResource" in statement:
+                problems.append(f"{where}: NotAction/NotResource in an Allow")
+            for action in actions:
+                if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                    problems.append(f"{where}: wildcard action {action}")
+            resources = statement.get("Resource", [])
+            resources = [resources] if not isinstance(resources, list) else resources
+            if "*" in resources:
+                loose = [a for a in actions if a not in NO_RESOURCE_ACTIONS]
+                if loose:
+                    problems.append(f"{where}: Resource '*' for actions that take a resource: {loose}")
+                if not statement.get("Sid"):
+                    problems.append(f"{where}: a Resource '*' statement needs a Sid naming why")
+    assert problems == []
+
+
+def test_checkov_skips_carry_reasons(templates: dict[Path, Any]) -> None:
+    missing = []
+    for resource in iter_resources(templates):
+        for skip in (resource.body.get("Metadata") or {}).get("checkov", {}).get("skip", []):
+            if len(str(skip.get("comment", "")).strip()) < 10:
+                missing.append(f"{resource.where}: {skip.get('id')}")
+    assert missing == []
+
+
+# ------------------------------------------------------------------------ functions, alarms, runbooks
+
+
+def _alarms(templates: dict[Path, Any], path: Path) -> list[Any]:
+    return list(iter_resources({path: templates[path]}, "AWS::CloudWatch::Alarm"))
+
+
+def test_every_function_is_a_manifest_image_with_code(manifest: Manifest, templates: dict[Path, Any]) -> None:
+    stack_of = {stack.template_path: stack for stack in manifest.stacks}
+    for function in iter_resources(templates, "AWS::Lambda::Function"):
+        props = function.properties
+        assert props.get("PackageType") == "Image", function.where
+        parameter = props.get("Code", {}).get("ImageUri", {}).get("Ref")
+        stack = stack_of[function.template]
+        assert parameter in stack.images, f"{function.where}: ImageUri must be a parameter the manifest feeds"
+        image = manifest.image(stack.images[parameter])
+        folder = REPO_ROOT / image.folder
+        for name in ("app.py", "requirements.txt", "Dockerfile"):
+            assert (folder / name).is_file(), f"{image.folder}/{name} is missing"
+        assert str(props.get("TracingConfig", {}).get("Mode")) == "Active", function.where
+
+
+def test_every_function_and_dead_letter_queue_has_an_alarm(templates: dict[Path, Any]) -> None:
+    for path, template in templates.items():
+        watched: set[str] = set()
+        for alarm in _alarms(templates, path):
+            watched |= refs(alarm.properties.get("Dimensions", []))
+            watched |= refs(alarm.properties.get("Metrics", []))
+        for function in iter_resources({path: template}, "AWS::Lambda::Function"):
+            assert function.logical_id in watched, f"{function.where}: no alarm watches this function"
+        for queue in iter_resources({path: template}, "AWS::SQS::Queue"):
+            name = _text(queue.properties.get("QueueName", queue.logical_id)).lower()
+            if "dlq" in name or "dead" in name:
+                assert queue.logical_id in watched, f"{queue.where}: no alarm watches this dead-letter queue"
+
+
+def test_every_alarm_is_named_alerts_and_has_a_runbook(templates: dict[Path, Any]) -> None:
+    for alarm in iter_resources(templates, "AWS::CloudWatch::Alarm"):
+        name = alarm.properties.get("AlarmName", {})
+        text = name.get("Fn::Sub") if isinstance(name, dict) else None
+        match = re.fullmatch(r"\$\{Brand\}-\$\{Environment\}-([a-z0-9-]+)", str(text))
+        assert match, f"{alarm.where}: AlarmName must be !Sub '${{Brand}}-${{Environment}}-<slug>'"
+        slug = match.group(1)
+        runbook = REPO_ROOT / "docs" / "runbooks" / f"{slug}.md"
+        assert runbook.is_file(), f"{alarm.where}: docs/runbooks/{slug}.md is missing"
+        assert f"docs/runbooks/{slug}.md" in _text(alarm.properties.get("AlarmDescription")), alarm.where
+        assert alarm.properties.get("AlarmActions"), f"{alarm.where}: the alarm notifies nobody"
+
+
+def test_runbooks_belong_to_alarms(templates: dict[Path, Any]) -> None:
+    slugs = set()
+    for alarm in iter_resources(templates, "AWS::CloudWatch::Alarm"):
+        match = re.search(r"-\$\{Environment\}-([a-z0-9-]+)", _text(alarm.properties.get("AlarmName")))
+        if match:
+            slugs.add(match.group(1))
+    documented = {p.stem for p in (REPO_ROOT / "docs" / "runbooks").glob("*.md")}
+    operator_pages = {p for p in documented if p.startswith(("how-to-", "README"))}
+    assert sorted(documented - slugs - operator_pages - {"index"}) == [], "runbooks for alarms that no longer exist"
+
+
+# --------------------------------------------------------------------------------- local cloud
+
+
+def test_local_cloud_handles_every_type_and_property(templates: dict[Path, Any]) -> None:
+    from platformctl.localcloud.properties import NATIVE_TYPES
+    from platformctl.localcloud.providers import REGISTRY
+
+    problems = []
+    for resource in iter_resources(templates):
+        if resource.type in REGISTRY:
+            provider = REGISTRY[resource.type]
+            handled, inert = set(provider.PROPERTIES), set(provider.INERT)
+        elif resource.type in NATIVE_TYPES:
+            spec = NATIVE_TYPES[resource.type]
+            handled, inert = spec.handled, set(spec.inert)
+        else:
+            problems.append(f"{resource.where}: type {resource.type} is not handled by the local cloud")
+            continue
+        unknown = set(resource.properties) - handled - inert
+        if unknown:
+            problems.append(f"{resource.where}: {resource.type} properties not handled locally: {sorted(unknown)}")
+    assert problems == []
+
+
+# ----------------------------------------------------------------------------------- images
+
+
+def test_dockerfiles_build_from_the_repository_root(manifest: Manifest) -> None:
+    for image in manifest.images:
+        dockerfile = (REPO_ROOT / image.dockerfile).read_text(encoding="utf-8")
+        assert "public.ecr.aws/lambda/python:3.11" in dockerfile, image.dockerfile
+        assert "lambdas/common" in dockerfile, f"{image.dockerfile} must copy the shared library"
+        assert image.folder in dockerfile, f"{image.dockerfile} must copy its own folder"
+        assert 'CMD ["app.handler"]' in dockerfile, image.dockerfile
+
+
+def test_lambda_requirements_are_pinned_like_the_dev_environment(manifest: Manifest) -> None:
+    dev = {}
+    for line in (REPO_ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            dev[re.sub(r"\[.*\]", "", name).strip().lower()] = version.strip()
+    for image in manifest.images:
+        for raw in (REPO_ROOT / image.folder / "requirements.txt").read_text(encoding="utf-8").splitlines():
+            line = raw.split("#")[0].strip()
+            if not line:
+                continue
+            assert "==" in line, f"{image.folder}/requirements.txt: {line} is not pinned"
+            name, _, version = line.partition("==")
+            key = re.sub(r"\[.*\]", "", name).strip().lower()
+            if key in dev:
+                assert version.strip() == dev[key], f"{image.folder}: {key} {version} differs from requirements-dev"
