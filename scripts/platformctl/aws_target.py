@@ -4,6 +4,7 @@ the local cloud (``local``), whose endpoint comes from ``.local-cloud/endpoints.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -86,7 +87,11 @@ class Target:
         return str(self.session.region_name)
 
 
-def read_endpoints(path: Path = ENDPOINTS_FILE) -> dict[str, Any]:
+def read_endpoints(path: Path | None = None) -> dict[str, Any]:
+    """The running local cloud's endpoints file (PLATFORMCTL_ENDPOINTS_FILE overrides where it is)."""
+    if path is None:
+        override = os.environ.get("PLATFORMCTL_ENDPOINTS_FILE")
+        path = Path(override) if override else ENDPOINTS_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

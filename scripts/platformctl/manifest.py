@@ -7,6 +7,7 @@ lint gates, the local cloud, the build script (through ``platformctl manifest``)
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class Stack:
     inputs: dict[str, OutputRef] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)  # parameter -> image name
     uploads: tuple[Upload, ...] = ()
+    environments_dir: Path | None = None  # None: ci/environments
 
     @property
     def key(self) -> str:
@@ -75,7 +77,7 @@ class Stack:
         return f"{brand}-{environment}-{self.job}-{self.name}"
 
     def parameter_file(self, environment: str) -> Path:
-        return ENVIRONMENTS_DIR / environment / self.job / f"{self.name}.json"
+        return (self.environments_dir or ENVIRONMENTS_DIR) / environment / self.job / f"{self.name}.json"
 
     @property
     def fed_parameters(self) -> set[str]:
@@ -154,7 +156,8 @@ class Manifest:
         return problems
 
     def environments(self) -> list[str]:
-        return sorted(p.name for p in ENVIRONMENTS_DIR.iterdir() if p.is_dir())
+        folder = ENVIRONMENTS_DIR if self.path == MANIFEST_PATH else self.path.parent / "environments"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
 
 def _require(condition: bool, where: str, problem: str) -> None:
@@ -162,7 +165,7 @@ def _require(condition: bool, where: str, problem: str) -> None:
         raise UserError(f"{where}: {problem}")
 
 
-def _parse_stack(job: str, raw: Any, where: str, earlier: set[str]) -> Stack:
+def _parse_stack(job: str, raw: Any, where: str, earlier: set[str], environments_dir: Path | None) -> Stack:
     _require(isinstance(raw, dict), where, "a stack must be an object")
     name, template = raw.get("name"), raw.get("template")
     _require(isinstance(name, str) and bool(_NAME.match(name)), where, f"bad stack name {name!r}")
@@ -211,7 +214,15 @@ def _parse_stack(job: str, raw: Any, where: str, earlier: set[str]) -> Stack:
         uploads.append(Upload(source, ref, prefix))
     unknown = set(raw) - {"name", "template", "inputs", "images", "uploads"}
     _require(not unknown, where, f"unknown keys {sorted(unknown)}")
-    return Stack(job=job, name=name, template=template, inputs=inputs, images=dict(images), uploads=tuple(uploads))
+    return Stack(
+        job=job,
+        name=name,
+        template=template,
+        inputs=inputs,
+        images=dict(images),
+        uploads=tuple(uploads),
+        environments_dir=environments_dir,
+    )
 
 
 def _parse_image(job: str, raw: Any, where: str) -> Image:
@@ -226,8 +237,19 @@ def _parse_image(job: str, raw: Any, where: str) -> Image:
     return Image(name=name, folder=folder, dockerfile=dockerfile, job=job)
 
 
-def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
-    """Read and validate the manifest; any problem is one line naming the file and the entry."""
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read and validate the manifest; any problem is one line naming the file and the entry.
+
+    The default is ci/ingestion_jobs.json, or the file named by PLATFORMCTL_MANIFEST. A manifest elsewhere
+    keeps its parameter files in an ``environments`` folder beside it.
+    """
+    if path is None:
+        path = (
+            Path(os.environ["PLATFORMCTL_MANIFEST"]).resolve()
+            if os.environ.get("PLATFORMCTL_MANIFEST")
+            else MANIFEST_PATH
+        )
+    environments_dir = None if path == MANIFEST_PATH else path.parent / "environments"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -251,7 +273,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
         _require(job_name not in {j.name for j in jobs}, where, f"job {job_name} is listed twice")
         stacks = []
         for s_index, raw_stack in enumerate(raw_job.get("stacks") or []):
-            stack = _parse_stack(job_name, raw_stack, f"{where}.stacks[{s_index}]", earlier)
+            stack = _parse_stack(job_name, raw_stack, f"{where}.stacks[{s_index}]", earlier, environments_dir)
             _require(stack.key not in earlier, where, f"stack {stack.key} is listed twice")
             stacks.append(stack)
             earlier.add(stack.key)

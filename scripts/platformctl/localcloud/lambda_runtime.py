@@ -186,7 +186,7 @@ class _Pool:
 
 class LambdaRuntime:
     def __init__(self, manifest: Manifest, endpoint_url: str, region: str, log_dir: Path) -> None:
-        self.manifest = manifest
+        self.manifests = [manifest]
         self.endpoint_url = endpoint_url
         self.region = region
         self.log_dir = log_dir
@@ -200,17 +200,20 @@ class LambdaRuntime:
 
     # ------------------------------------------------------------------------------ code and config
 
+    def add_manifest(self, manifest: Manifest) -> None:
+        """Also run the images of another manifest (tests deploy probe stacks this way)."""
+        self.manifests.append(manifest)
+
     def folder_for_image(self, image_uri: str) -> Path:
         repository = image_uri.split("@", maxsplit=1)[0].rsplit(":", 1)[0].split("/", 1)[-1]
         image_name = repository.split("/", 1)[-1]
-        try:
-            image = self.manifest.image(image_name)
-        except UserError:
-            raise UserError(
-                f"image {image_uri} is not built from this repository "
-                f"(no image {image_name!r} in ci/ingestion_jobs.json)"
-            ) from None
-        return REPO_ROOT / image.folder
+        for manifest in self.manifests:
+            for image in manifest.images:
+                if image.name == image_name:
+                    return REPO_ROOT / image.folder
+        raise UserError(
+            f"image {image_uri} is not built from this repository (no image {image_name!r} in ci/ingestion_jobs.json)"
+        )
 
     def spec_for(self, function: Any) -> FunctionSpec:
         """The runtime view of a moto LambdaFunction."""
