@@ -9,6 +9,7 @@ it. An empty change set is success ("no changes"), so deploying an unchanged rep
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -288,6 +289,8 @@ class Deployer:
         template_args: dict[str, str],
     ) -> str:
         change_set_name = "platformctl-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        role = self._execution_role(stack)
+        role_args = {"RoleARN": role} if role else {}
         tags = {"Brand": self.brand, "Environment": self.environment, "Job": stack.job, "ManagedBy": "platformctl"}
         try:
             response = self.cfn.create_change_set(
@@ -298,6 +301,7 @@ class Deployer:
                 Capabilities=CAPABILITIES,
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 Description=f"platformctl deploy of {stack.key} ({stack.template})",
+                **role_args,
                 **template_args,
             )
         except botocore.exceptions.ClientError as exc:
@@ -305,6 +309,24 @@ class Deployer:
                 return ""  # some implementations refuse an empty change set instead of failing it
             raise DeployError(f"stack {name}: CloudFormation rejected the change set: {_error_message(exc)}") from None
         return str(response["Id"])
+
+    def _execution_role(self, stack: Stack) -> str | None:
+        """The CloudFormation service role stacks deploy through on AWS, once shared/github-oidc exists.
+
+        The GitHub deploy role may change stacks only through this role; an administrator deploying by hand
+        uses it too, so both paths create the same resources. The github-oidc stack itself, which creates
+        the role, is deployed by an administrator without it. ``CFN_EXECUTION_ROLE_ARN`` overrides.
+        """
+        if self.target.is_local or stack.key == "shared/github-oidc":
+            return None
+        if os.environ.get("CFN_EXECUTION_ROLE_ARN"):
+            return os.environ["CFN_EXECUTION_ROLE_ARN"]
+        oidc = (
+            self.outputs_of("shared/github-oidc")
+            if any(s.key == "shared/github-oidc" for s in self.manifest.stacks)
+            else None
+        )
+        return (oidc or {}).get("CloudFormationExecutionRoleArn")
 
     def _wait_change_set(self, name: str, change_set_id: str) -> tuple[list[Change], bool]:
         if not change_set_id:

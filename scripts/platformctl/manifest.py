@@ -231,7 +231,9 @@ def _parse_image(job: str, raw: Any, where: str) -> Image:
     _require(isinstance(name, str) and bool(_NAME.match(name)), where, f"bad image name {name!r}")
     where = f"{where} (image {name})"
     _require(
-        isinstance(folder, str) and folder.startswith("lambdas/"), where, f"folder {folder!r} must be under lambdas/"
+        isinstance(folder, str) and bool(folder) and not folder.startswith("/") and ".." not in folder,
+        where,
+        f"folder {folder!r} must be a path inside the repository",
     )
     _require(isinstance(dockerfile, str) and dockerfile.endswith("Dockerfile"), where, f"bad dockerfile {dockerfile!r}")
     return Image(name=name, folder=folder, dockerfile=dockerfile, job=job)

@@ -149,7 +149,8 @@ def _local_value(key: str, local_values: Mapping[str, Any] | None, stack: Stack,
 
 def brand_of(environment: str, stacks: list[Stack]) -> str:
     """The environment's brand: the Brand value its parameter files agree on."""
-    brands = {read_parameter_file(s.parameter_file(environment)).get("Brand") for s in stacks}
+    files = [s.parameter_file(environment) for s in stacks]
+    brands = {read_parameter_file(path).get("Brand") for path in files if path.exists()}
     brands.discard(None)
     if len(brands) != 1:
         raise UserError(

@@ -149,6 +149,11 @@ def _parse_change_set_template(change_set: Any) -> Any:
     change_set.template_dict = cfn_models.Stack.parse_template(change_set.template)
 
 
+def _created_resources(self: Any) -> list[Any]:
+    # moto lists every template resource, including those whose Condition is false (as empty entries).
+    return [r for r in self.resource_map.values() if r is not None and hasattr(r, "logical_resource_id")]
+
+
 def install() -> None:
     if _installed:
         return
@@ -158,6 +163,7 @@ def install() -> None:
         (parsing, "parse_and_update_resource"): _with_events("UPDATE", parsing.parse_and_update_resource),
         (cfn_models.CloudFormationBackend, "execute_change_set"): _execute_change_set,
         (cfn_models.ChangeSet, "_parse_template"): _parse_change_set_template,
+        (cfn_models.Stack, "stack_resources"): property(_created_resources),
     }
     for (owner, name), replacement in patches.items():  # deliberate patches of moto's internals
         setattr(owner, name, replacement)

@@ -105,7 +105,8 @@ class HttpApiServer:
     def _reply(self, request: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
         request.send_response(status)
         for name, value in headers.items():
-            request.send_header(name, value)
+            if name.lower() not in {"content-length", "apigw-requestid"}:  # each is sent once, below
+                request.send_header(name, value)
         request.send_header("Content-Length", str(len(body)))
         request.send_header("apigw-requestid", headers.get("apigw-requestid", ""))
         request.end_headers()

@@ -149,6 +149,15 @@ def _dynamodb_ttl(ctx: Context, resource: Any, value: Any) -> None:
     )
 
 
+def _dynamodb_properties(properties: dict[str, Any]) -> None:
+    # CloudFormation says SSEEnabled where the API (and moto's model) says Enabled.
+    sse = properties.get("SSESpecification")
+    if isinstance(sse, dict) and "SSEEnabled" in sse:
+        sse = dict(sse)
+        sse["Enabled"] = _truthy(sse.pop("SSEEnabled"))
+        properties["SSESpecification"] = sse
+
+
 # ------------------------------------------------------------------------------------------------ iam
 
 
@@ -177,6 +186,25 @@ def _event_bus_tags(ctx: Context, resource: Any, value: Any) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- ecr
+
+
+def _create_repository(ctx: Context, properties: dict[str, Any], name: str, account_id: str) -> Any:
+    # moto's model keeps CloudFormation's capitalisation for these, so DescribeRepositories shows them empty.
+    from moto.ecr.models import ecr_backends
+
+    arguments: dict[str, Any] = {"repositoryName": name, "tags": _tags_list(properties.get("Tags"))}
+    if "ImageTagMutability" in properties:
+        arguments["imageTagMutability"] = properties["ImageTagMutability"]
+    scanning = properties.get("ImageScanningConfiguration")
+    if scanning:
+        arguments["imageScanningConfiguration"] = {"scanOnPush": _truthy(scanning.get("ScanOnPush", False))}
+    encryption = properties.get("EncryptionConfiguration")
+    if encryption:
+        arguments["encryptionConfiguration"] = {"encryptionType": encryption.get("EncryptionType", "AES256")}
+        if encryption.get("KmsKey"):
+            arguments["encryptionConfiguration"]["kmsKey"] = encryption["KmsKey"]
+    ctx.client("ecr").create_repository(**arguments)
+    return ecr_backends[account_id][ctx.region].repositories[name]
 
 
 def _ecr_lifecycle(ctx: Context, resource: Any, value: Any) -> None:
@@ -224,6 +252,11 @@ def _create_function(ctx: Context, properties: dict[str, Any], name: str, accoun
             arguments[key] = int(arguments[key])
     if "EphemeralStorage" in arguments:
         arguments["EphemeralStorage"] = {"Size": int(arguments["EphemeralStorage"]["Size"])}
+    variables = (arguments.get("Environment") or {}).get("Variables")
+    if variables:  # CloudFormation passes every value as text; moto resolves a Number parameter to an int
+        arguments["Environment"] = {
+            "Variables": {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in variables.items()}
+        }
     code = dict(properties["Code"])
     if "ZipFile" in code:
         raise ValueError("inline ZipFile code is not used by this platform; functions are container images")
@@ -266,7 +299,7 @@ def _create_state_machine(ctx: Context, properties: dict[str, Any], name: str, a
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     arguments: dict[str, Any] = {
-        "name": name,
+        "name": properties.get("StateMachineName", name),  # moto's model names the wrong property
         "definition": properties["DefinitionString"],
         "roleArn": properties["RoleArn"],
         "type": properties.get("StateMachineType", "STANDARD"),
@@ -323,6 +356,7 @@ NATIVE_TYPES: dict[str, NativeType] = {
                 }
             ),
             applied={"PointInTimeRecoverySpecification": _dynamodb_pitr, "TimeToLiveSpecification": _dynamodb_ttl},
+            prepare=_dynamodb_properties,
             inert={
                 "ContributorInsightsSpecification": "not emulated",
                 "TableClass": "storage class has no local effect",
@@ -432,6 +466,7 @@ NATIVE_TYPES: dict[str, NativeType] = {
             ),
             applied={"LifecyclePolicy": _ecr_lifecycle, "RepositoryPolicyText": _ecr_policy},
             inert={"EmptyOnDelete": "repositories are not deleted locally"},
+            replace=_create_repository,
         ),
         NativeType(
             "AWS::Lambda::Function",
@@ -478,6 +513,47 @@ NATIVE_TYPES: dict[str, NativeType] = {
 }
 
 
+# ------------------------------------------------------------------- s3 bucket policies at request time
+
+
+def _fails_for_local_tls(condition: Any) -> bool:
+    """Whether a policy condition tests the transport and fails for a TLS 1.2 request.
+
+    moto evaluates bucket policies without their conditions, so a "deny unless TLS" statement denies
+    every request. The local endpoint is plain HTTP on loopback standing in for AWS's TLS endpoints, so
+    transport tests are evaluated as for TLS 1.2 and a statement whose transport test fails is skipped.
+    """
+    for operator, tests in (condition or {}).items() if isinstance(condition, dict) else []:
+        for key, expected in (tests or {}).items() if isinstance(tests, dict) else []:
+            values = expected if isinstance(expected, list) else [expected]
+            secure_fails = all(str(v).lower() != "true" for v in values)
+            tls_fails = all(float(v) <= 1.2 for v in values) if key.lower() == "s3:tlsversion" else False
+            if operator == "Bool" and key.lower() == "aws:securetransport" and secure_fails:
+                return True
+            if operator == "NumericLessThan" and tls_fails:
+                return True
+    return False
+
+
+def _bucket_permission_with_transport(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [s for s in statements if not _fails_for_local_tls(s.get("Condition"))]
+        if len(kept) == len(statements):
+            return original(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+
+    return get_permission
+
+
 def install() -> None:
     """Wrap moto's models so the table above is enforced and applied on every create and update."""
     from moto.awslambda.models import LambdaFunction
@@ -485,6 +561,11 @@ def install() -> None:
     if not getattr(LambdaFunction, "_platformctl_configuration_wrapped", False):
         setattr(LambdaFunction, "get_configuration", _configuration_with_extras(LambdaFunction.get_configuration))  # noqa: B010
         setattr(LambdaFunction, "_platformctl_configuration_wrapped", True)  # noqa: B010
+    from moto.s3.models import FakeBucket
+
+    if not getattr(FakeBucket, "_platformctl_transport_wrapped", False):
+        setattr(FakeBucket, "get_permission", _bucket_permission_with_transport(FakeBucket.get_permission))  # noqa: B010
+        setattr(FakeBucket, "_platformctl_transport_wrapped", True)  # noqa: B010
     models: dict[str, Any] = get_model_map()
     for resource_type, spec in NATIVE_TYPES.items():
         model = models[resource_type]

@@ -91,12 +91,13 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
-        from platformctl.localcloud import cfn_engine, properties, providers, triggers
+        from platformctl.localcloud import cfn_engine, properties, providers, service_fixes, triggers
         from platformctl.localcloud.http_front import HttpFront
         from platformctl.localcloud.lambda_runtime import LambdaRuntime
 
         cfn_engine.install()
         properties.install()
+        service_fixes.install()
         self._runtime = LambdaRuntime(self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs")
         triggers.install(self._runtime)
         self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")

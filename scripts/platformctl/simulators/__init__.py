@@ -7,6 +7,7 @@ and ``stop()``; the local cloud starts them before it deploys, so their URLs can
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,3 +20,4 @@ class Simulator(Protocol):
 
 
 SIMULATORS: dict[str, Callable[[Any], Simulator]] = {}
+SIMULATORS["shopify"] = lambda cloud: importlib.import_module("platformctl.simulators.shopify_admin").start(cloud)
