@@ -170,3 +170,20 @@ def test_http_api_routes_to_the_function_with_payload_v2(local_cloud: Any, probe
     assert (text["isBase64Encoded"], json.loads(text["body"])) == (False, {"a": 1})
     missing = requests.get(f"{base}/elsewhere", timeout=10)
     assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
+
+
+def test_sqs_mapping_deletes_successes_and_retries_reported_failures(local_cloud: Any, probe: dict[str, str]) -> None:
+    sqs = local_cloud.target.client("sqs")
+    sqs.send_message_batch(
+        QueueUrl=probe["WorkUrl"],
+        Entries=[
+            {"Id": "a", "MessageBody": json.dumps({"id": "batch-ok-1"})},
+            {"Id": "b", "MessageBody": json.dumps({"id": "batch-poison", "fail": True})},
+            {"Id": "c", "MessageBody": json.dumps({"id": "batch-ok-2"})},
+        ],
+    )
+    processed = _drain(local_cloud, probe["ResultsUrl"], 2)
+    assert sorted(json.loads(m["Body"])["id"] for m in processed) == ["batch-ok-1", "batch-ok-2"]
+    dead = _drain(local_cloud, probe["WorkDlqUrl"], 1, timeout=30)
+    assert [json.loads(m["Body"]) for m in dead] == [{"id": "batch-poison", "fail": True}]
+    assert _drain(local_cloud, probe["ResultsUrl"], 1, timeout=1) == [], "successes are not redelivered"

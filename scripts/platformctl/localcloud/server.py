@@ -91,7 +91,7 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
-        from platformctl.localcloud import cfn_engine, properties, providers, service_fixes, triggers
+        from platformctl.localcloud import cfn_engine, properties, providers, service_fixes, sqs_poller, triggers
         from platformctl.localcloud.http_front import HttpFront
         from platformctl.localcloud.lambda_runtime import LambdaRuntime
 
@@ -100,6 +100,7 @@ class LocalCloud:
         service_fixes.install()
         self._runtime = LambdaRuntime(self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs")
         triggers.install(self._runtime)
+        sqs_poller.install(self._runtime)
         self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")
         providers.api_endpoint_hook = self._front.register
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -196,8 +197,19 @@ class LocalCloud:
         return data
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until every queued asynchronous invocation has finished."""
-        return bool(self._runtime.wait_idle(timeout)) if self._runtime else True
+        """Wait until no asynchronous invocation is queued or running and no polled queue holds messages."""
+        from platformctl.localcloud import sqs_poller
+
+        if self._runtime is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._runtime.wait_idle(max(0.0, deadline - time.monotonic())) and sqs_poller.pollers_idle():
+                time.sleep(0.05)  # let a poller that just finished hand over any async work it started
+                if self._runtime.wait_idle(0.1) and sqs_poller.pollers_idle():
+                    return True
+            time.sleep(0.1)
+        return False
 
     def stop(self) -> None:
         if self.endpoints_file is not None:
@@ -213,10 +225,11 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        from platformctl.localcloud import providers, triggers
+        from platformctl.localcloud import providers, sqs_poller, triggers
 
         providers.api_endpoint_hook = None
         triggers.uninstall()
+        sqs_poller.uninstall()
 
     def __enter__(self) -> LocalCloud:
         self.start()

@@ -35,7 +35,14 @@ def handler(event: Any, context: Any) -> Any:
             ),
         }
     if isinstance(event, dict) and "Records" in event:
-        return {"batchItemFailures": []}
+        failures = []
+        for record in event["Records"]:
+            request = json.loads(record["body"])
+            if request.get("fail"):
+                failures.append({"itemIdentifier": record["messageId"]})
+            else:
+                _report("batch", id=request["id"], batch=len(event["Records"]))
+        return {"batchItemFailures": failures}
     request = event.get("detail", event) if isinstance(event, dict) else {}
     action = request.get("action", "ok")
     if action == "fail":
