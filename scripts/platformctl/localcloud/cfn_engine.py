@@ -14,10 +14,13 @@ import contextlib
 import functools
 import logging
 from typing import Any
+from urllib.parse import urlparse
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
+from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.models import Event, cloudformation_backends
+from moto.cloudformation.utils import get_stack_from_s3_url
 
 from platformctl.localcloud.providers import REGISTRY
 
@@ -154,6 +157,20 @@ def _created_resources(self: Any) -> list[Any]:
     return [r for r in self.resource_map.values() if r is not None and hasattr(r, "logical_resource_id")]
 
 
+def _template_from_emulator_url(original: Any) -> Any:
+    """Templates over 51,200 bytes arrive as a presigned path-style URL of the emulator
+    (``http://127.0.0.1:<port>/<bucket>/<key>``); moto reads path style only from ``localhost``."""
+
+    @functools.wraps(original)
+    def get_template(template_url: str, account_id: str, partition: str) -> Any:
+        parts = urlparse(template_url)
+        if parts.hostname == "127.0.0.1":
+            template_url = parts._replace(netloc=f"localhost:{parts.port}").geturl()
+        return original(template_url, account_id=account_id, partition=partition)
+
+    return get_template
+
+
 def install() -> None:
     if _installed:
         return
@@ -164,6 +181,7 @@ def install() -> None:
         (cfn_models.CloudFormationBackend, "execute_change_set"): _execute_change_set,
         (cfn_models.ChangeSet, "_parse_template"): _parse_change_set_template,
         (cfn_models.Stack, "stack_resources"): property(_created_resources),
+        (cfn_responses, "get_stack_from_s3_url"): _template_from_emulator_url(get_stack_from_s3_url),
     }
     for (owner, name), replacement in patches.items():  # deliberate patches of moto's internals
         setattr(owner, name, replacement)

@@ -53,13 +53,16 @@ class LocalCloud:
         manifest: Manifest | None = None,
         out: TextIO | None = None,
         state_dir: Path = LOCAL_STATE_DIR,
-        endpoints_file: Path | None = ENDPOINTS_FILE,
+        endpoints_file: Path | None | str = "default",
     ) -> None:
         self.port = port
         self.manifest = manifest or load_manifest()
         self.out = out or sys.stdout
         self.state_dir = state_dir
-        self.endpoints_file = endpoints_file
+        if endpoints_file == "default":
+            override = os.environ.get("PLATFORMCTL_ENDPOINTS_FILE")
+            endpoints_file = Path(override) if override else ENDPOINTS_FILE
+        self.endpoints_file: Path | None = Path(endpoints_file) if endpoints_file is not None else None
         self.results: list[StackResult] = []
         self.simulators: dict[str, Any] = {}
         self._server: Any = None
