@@ -53,7 +53,7 @@ class LocalCloud:
         manifest: Manifest | None = None,
         out: TextIO | None = None,
         state_dir: Path = LOCAL_STATE_DIR,
-        endpoints_file: Path | None | str = "default",
+        endpoints_file: Path | str | None = "default",
     ) -> None:
         self.port = port
         self.manifest = manifest or load_manifest()
