@@ -362,3 +362,83 @@ def test_status_lists_every_stack(
     for result in local_cloud.results:
         assert result.stack_name in out
     assert "CREATE_COMPLETE" in out
+
+
+UPLOAD_BUCKET_TEMPLATE = """
+Parameters:
+  Brand: {Type: String}
+  Environment: {Type: String}
+Resources:
+  Artifacts:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub "${Brand}-${Environment}-scratch-artifacts"
+Outputs:
+  BucketName: {Value: !Ref Artifacts}
+"""
+
+UPLOAD_CONSUMER_TEMPLATE = """
+Parameters:
+  Brand: {Type: String}
+  Environment: {Type: String}
+  ArtifactsBucket: {Type: String}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub "${Brand}-${Environment}-scratch-consumer"
+"""
+
+
+def test_uploads_happen_before_the_stack_and_only_when_changed(local_cloud: Any, scratch: Path) -> None:
+    folder = scratch / "uploads"
+    (folder / "environments" / "local" / "uploads").mkdir(parents=True)
+    templates_dir = REPO_ROOT / "tests" / "integration" / "_scratch"
+    templates_dir.mkdir(parents=True, exist_ok=True)
+    (templates_dir / "bucket.yaml").write_text(UPLOAD_BUCKET_TEMPLATE, encoding="utf-8")
+    (templates_dir / "consumer.yaml").write_text(UPLOAD_CONSUMER_TEMPLATE, encoding="utf-8")
+    manifest = {
+        "jobs": [
+            {
+                "name": "uploads",
+                "stacks": [
+                    {"name": "bucket", "template": "tests/integration/_scratch/bucket.yaml"},
+                    {
+                        "name": "consumer",
+                        "template": "tests/integration/_scratch/consumer.yaml",
+                        "inputs": {"ArtifactsBucket": "uploads/bucket.BucketName"},
+                        "uploads": [
+                            {
+                                "source": "tests/integration/probe/lambda",
+                                "bucket": "uploads/bucket.BucketName",
+                                "prefix": "artifacts/probe/",
+                            }
+                        ],
+                    },
+                ],
+            }
+        ]
+    }
+    (folder / "ingestion_jobs.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for name in ("bucket", "consumer"):
+        (folder / "environments" / "local" / "uploads" / f"{name}.json").write_text(
+            json.dumps(SCRATCH_PARAMETERS), encoding="utf-8"
+        )
+    loaded = load_manifest(folder / "ingestion_jobs.json")
+    first = _Sink()
+    Deployer(local_cloud.target, loaded, image_tag="local", out=first).deploy(loaded.stacks)
+    assert (
+        "3 file(s) of tests/integration/probe/lambda/ uploaded to s3://acme-local-scratch-artifacts/artifacts/probe/"
+        in first.text
+    )
+    listed = local_cloud.target.client("s3").list_objects_v2(
+        Bucket="acme-local-scratch-artifacts", Prefix="artifacts/probe/"
+    )
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "artifacts/probe/Dockerfile",
+        "artifacts/probe/app.py",
+        "artifacts/probe/requirements.txt",
+    ]
+    second = _Sink()
+    Deployer(local_cloud.target, loaded, image_tag="local", out=second).deploy(loaded.stacks)
+    assert "0 file(s)" in second.text

@@ -50,3 +50,17 @@ def test_manifest_listing_for_scripts(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["manifest", "images", "--job", "recharge"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out == ["recharge-webhook\tlambdas/recharge/webhook\tlambdas/recharge/webhook/Dockerfile"]
+
+
+def test_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["local", "up", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in err
+    assert "Traceback" not in err

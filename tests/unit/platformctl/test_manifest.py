@@ -42,10 +42,10 @@ def test_the_repository_manifest_loads() -> None:
         (
             {
                 "jobs": [
-                    {"name": "a", "stacks": [], "images": [{"name": "i", "folder": "x", "dockerfile": "Dockerfile"}]}
+                    {"name": "a", "stacks": [], "images": [{"name": "i", "folder": "../x", "dockerfile": "Dockerfile"}]}
                 ]
             },
-            "must be under lambdas/",
+            "must be a path inside the repository",
         ),
     ],
 )
