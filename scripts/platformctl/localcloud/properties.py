@@ -252,6 +252,8 @@ def _create_function(ctx: Context, properties: dict[str, Any], name: str, accoun
             arguments[key] = int(arguments[key])
     if "EphemeralStorage" in arguments:
         arguments["EphemeralStorage"] = {"Size": int(arguments["EphemeralStorage"]["Size"])}
+    if "KmsKeyArn" in arguments:  # CloudFormation's KmsKeyArn is the API's KMSKeyArn
+        arguments["KMSKeyArn"] = arguments.pop("KmsKeyArn")
     variables = (arguments.get("Environment") or {}).get("Variables")
     if variables:  # CloudFormation passes every value as text; moto resolves a Number parameter to an int
         arguments["Environment"] = {

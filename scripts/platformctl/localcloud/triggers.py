@@ -8,6 +8,8 @@
   delivered like EventBridge does: input transformed, handed to Lambda's async invoke (whose retries
   and DLQ are the function's); when the function cannot be reached, the target's RetryPolicy applies
   and the event then goes to the target's DeadLetterConfig queue with EventBridge's error attributes.
+- Archive replays (StartReplay): moto replays every archived event to every rule; here only the events
+  of the requested time window go, and only to the rules in ``Destination.FilterArns``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import copy
 import json
 import logging
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.events.models import Rule
+from moto.events.models import Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
@@ -157,6 +160,39 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
         _originals["send_to_targets"](proxy, event, transform_input)
 
 
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _replay_events(self: Any, archive: Any) -> None:
+    """StartReplay as EventBridge does it: only the archived events whose time lies in
+    [EventStartTime, EventEndTime], only to the rules named in Destination.FilterArns (all when absent),
+    each with a fresh id and ``replay-name`` (moto replays every archived event to every rule)."""
+    start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
+    wanted = set(self.destination.get("FilterArns") or [])
+    bus = events_backends[self.account_id][self.region].describe_event_bus(self.destination["Arn"].split("/")[-1])
+    for event in list(archive.events):
+        moment = _epoch(event.get("time"))
+        if moment is None or (start is not None and moment < start) or (end is not None and moment > end):
+            continue
+        for rule in list(bus.rules.values()):
+            if wanted and rule.arn not in wanted:
+                continue
+            replayed: Any = dict(event, **{"id": str(uuid.uuid4()), "replay-name": self.name})
+            rule.send_to_targets(replayed, False)
+    self.state = ReplayState.COMPLETED
+    self.end_time = time.time()
+
+
 def install(runtime: LambdaRuntime) -> None:
     _state["runtime"] = runtime
     if _originals:
@@ -164,9 +200,11 @@ def install(runtime: LambdaRuntime) -> None:
     _originals["backend_invoke"] = LambdaSimpleBackend.invoke
     _originals["function_invoke"] = LambdaFunction.invoke
     _originals["send_to_targets"] = Rule.send_to_targets
+    _originals["replay_events"] = Replay.replay_events
     setattr(LambdaSimpleBackend, "invoke", _backend_invoke)  # noqa: B010 - a deliberate patch of moto
     setattr(LambdaFunction, "invoke", _function_invoke)  # noqa: B010
     setattr(Rule, "send_to_targets", _send_to_targets)  # noqa: B010
+    setattr(Replay, "replay_events", _replay_events)  # noqa: B010
 
 
 def uninstall() -> None:
