@@ -29,8 +29,15 @@ _CONFIG = Config(
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One session per process: its loader caches the service models, so the second client costs a
+    # fraction of the first (a new session per client reloads them).
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def s3() -> S3Client:
