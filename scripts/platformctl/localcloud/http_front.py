@@ -84,6 +84,13 @@ class HttpApiServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, QUERY ...) is routed too (an ANY route takes it), never
+                # answered with http.server's own 501.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 

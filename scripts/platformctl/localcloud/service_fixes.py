@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
 from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _installed: dict[str, bool] = {}
@@ -18,9 +21,27 @@ def _start_execution_with_a_name(original: Any) -> Any:
     return start_execution
 
 
+# DynamoDB applies a conditional write atomically; moto checks the condition, then writes, and the local
+# cloud serves requests on many threads (Lambda workers write concurrently), so two writers could both
+# pass their condition and the older one land last. Item writes are serialised here.
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_dynamodb_lock = threading.RLock()
+
+
+def _atomic(original: Any) -> Any:
+    @functools.wraps(original)
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self, *args, **kwargs)
+
+    return write
+
+
 def install() -> None:
     if _installed:
         return
+    for name in _DYNAMODB_WRITES:
+        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
     setattr(  # noqa: B010 - a deliberate patch of moto
         StepFunctionsParserBackend,
         "start_execution",

@@ -139,6 +139,17 @@ def _consent(rest: Any, *, sms: bool) -> dict[str, Any] | None:
     return consent
 
 
+def _legacy_consent(rest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """REST data from before API 2022-04 has ``accepts_marketing``; GraphQL answers it as a consent."""
+    if not isinstance(rest.get("accepts_marketing"), bool):
+        return None
+    return {
+        "marketingState": "SUBSCRIBED" if rest["accepts_marketing"] else "NOT_SUBSCRIBED",
+        "marketingOptInLevel": _upper(rest.get("marketing_opt_in_level")),
+        "consentUpdatedAt": rest.get("accepts_marketing_updated_at"),
+    }
+
+
 def customer_node(rest: Mapping[str, Any]) -> dict[str, Any]:
     address = rest.get("default_address") if isinstance(rest.get("default_address"), Mapping) else None
     return {
@@ -156,7 +167,7 @@ def customer_node(rest: Mapping[str, Any]) -> dict[str, Any]:
         if rest.get("total_spent") is not None
         else None,
         "lastOrder": _ref("Order", rest.get("last_order_id")),
-        "emailMarketingConsent": _consent(rest.get("email_marketing_consent"), sms=False),
+        "emailMarketingConsent": _consent(rest.get("email_marketing_consent"), sms=False) or _legacy_consent(rest),
         "smsMarketingConsent": _consent(rest.get("sms_marketing_consent"), sms=True),
         "defaultAddress": {
             "countryCodeV2": address.get("country_code"),
@@ -176,7 +187,7 @@ def product_node(rest: Mapping[str, Any]) -> dict[str, Any]:
         "handle": rest.get("handle"),
         "vendor": rest.get("vendor"),
         "productType": rest.get("product_type"),
-        "status": _upper(rest.get("status")) or "ACTIVE",
+        "status": _upper(rest.get("status")),
         "createdAt": rest.get("created_at"),
         "updatedAt": rest.get("updated_at"),
         "publishedAt": rest.get("published_at"),

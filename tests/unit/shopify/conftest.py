@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -14,27 +13,19 @@ from tests.unit.shopify import support
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[support.CachedSession]:
     for name, value in support.environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        support.create_stores(session)
-        yield session
+        support.create_stores(support.SESSION)
+        yield support.SESSION
 
 
 @pytest.fixture
-def processors(aws: boto3.session.Session) -> Callable[[str], ModuleType]:
-    """Load processors inside the mock, once each per test."""
-    loaded: dict[str, ModuleType] = {}
-
-    def get(name: str) -> ModuleType:
-        if name not in loaded:
-            loaded[name] = support.load_processor(name)
-        return loaded[name]
-
-    return get
+def processors(aws: support.CachedSession) -> Callable[[str], ModuleType]:
+    """The processor modules (loaded inside a mock, once per environment)."""
+    return support.processor
 
 
 @pytest.fixture

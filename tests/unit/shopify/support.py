@@ -65,6 +65,38 @@ def create_stores(session: Any) -> None:
         dynamodb.create_table(**arguments)
 
 
+class CachedSession:
+    """One boto3 session whose clients are made once: moto's mock intercepts clients made before it
+    started too, and resets its state on each start, so tests need not pay for new clients."""
+
+    def __init__(self) -> None:
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str, region_name: str = "us-east-1") -> Any:
+        if service not in self._clients:
+            if self._session is None:
+                import boto3
+
+                self._session = boto3.session.Session(region_name=region_name)
+            self._clients[service] = self._session.client(service, region_name=region_name)
+        return self._clients[service]
+
+
+SESSION = CachedSession()
+_LOADED: dict[tuple[str, tuple[tuple[str, str], ...]], ModuleType] = {}
+
+
+def processor(name: str) -> ModuleType:
+    """A processor module, loaded once per environment (its settings and clients are made at import)."""
+    import os
+
+    key = (name, tuple(sorted((k, os.environ.get(k, "")) for k in environment())))
+    if key not in _LOADED:
+        _LOADED[key] = load_processor(name)
+    return _LOADED[key]
+
+
 def load_processor(name: str) -> ModuleType:
     """A processor's app.py as a fresh module (its settings and clients are made at import)."""
     import common.aws
@@ -73,7 +105,8 @@ def load_processor(name: str) -> ModuleType:
     path = REPO_ROOT / "lambdas" / "shopify" / f"{name}_processor" / "app.py"
     module_name = f"shopify_{name}_processor_app"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)

@@ -1,0 +1,202 @@
+"""infrastructure/shopify/eventbridge-rules.yaml: the wiring the processors and operators rely on."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from common import shopify_events as se
+from common.errors import BadInput
+from platformctl.manifest import REPO_ROOT, load_manifest
+from platformctl.templates import load_template
+from tests.unit.shopify import support
+
+TEMPLATE = REPO_ROOT / "infrastructure" / "shopify" / "eventbridge-rules.yaml"
+# rule -> (function, DLQ, lake folders, tables the role may write)
+WIRING = {
+    "OrdersRule": ("OrderProcessor", "OrdersDlq", ["orders"], ["OrdersTableName", "AbandonedCartsTableName"]),
+    "FulfillmentsRule": ("FulfillmentProcessor", "FulfillmentsDlq", ["fulfillments"], ["OrdersTableName"]),
+    "CustomersRule": ("CustomerProcessor", "CustomersDlq", ["customers"], ["CustomersTableName"]),
+    "ProductsRule": ("ProductProcessor", "ProductsDlq", ["products"], []),
+    "CartsRule": ("CartProcessor", "CartsDlq", ["carts", "checkouts"], ["AbandonedCartsTableName"]),
+}
+ENTITY_OF_RULE = {
+    "OrdersRule": "orders",
+    "FulfillmentsRule": "fulfillments",
+    "CustomersRule": "customers",
+    "ProductsRule": "products",
+    "CartsRule": "carts",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def _resources(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(template["Resources"])
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _text(node: Any) -> str:
+    return json.dumps(node, sort_keys=True)
+
+
+@pytest.mark.parametrize("rule", sorted(WIRING))
+def test_rule_targets_its_processor_with_retries_and_its_dlq(template: dict[str, Any], rule: str) -> None:
+    function, dlq, _, _ = WIRING[rule]
+    resources = _resources(template)
+    props = resources[rule]["Properties"]
+    assert props["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    [target] = props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+    # Lambda's own retries land in the same queue, with the event as the body
+    assert resources[function]["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    invoke = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": function}
+    )
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    assert "DestinationConfig" not in invoke["Properties"]  # a destination would wrap the event
+    permission = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Fn::GetAtt": [function, "Arn"]}
+    )
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule, "Arn"]}
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+
+
+@pytest.mark.parametrize("rule", sorted(WIRING))
+def test_rule_patterns_route_exactly_the_processor_topics(template: dict[str, Any], rule: str) -> None:
+    pattern = EventPattern.load(json.dumps(_resources(template)[rule]["Properties"]["EventPattern"]))
+    owner = ENTITY_OF_RULE[rule]
+    topics = [*se.TOPICS, "fulfillment_events/create", "fulfillment_orders/cancelled", "bulk_operations/finish"]
+    for topic in topics:
+        for lowercase in (False, True):
+            event = support.envelope(topic, {"id": 1}, lowercase=lowercase)
+            try:
+                entity = se.topic_info(topic)[0]
+            except BadInput:  # a topic no processor takes
+                entity = None
+            expected = entity is not None and ("carts" if entity == "checkouts" else entity) == owner
+            assert pattern.matches_event(event) is expected, (rule, topic, lowercase)
+
+
+@pytest.mark.parametrize("rule", sorted(WIRING))
+def test_dlq_is_encrypted_and_only_its_rule_may_send(template: dict[str, Any], rule: str) -> None:
+    _, dlq, _, _ = WIRING[rule]
+    resources = _resources(template)
+    queue = resources[dlq]
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["ShopifyEventsKey", "Arn"]}
+    assert queue["DeletionPolicy"] == "Retain"
+    entity = ENTITY_OF_RULE[rule]
+    assert queue["Properties"]["QueueName"] == {"Fn::Sub": f"${{Brand}}-shopify-{entity}-events-dlq"}
+    policy = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::QueuePolicy" and r["Properties"]["Queues"] == [{"Ref": dlq}]
+    )
+    allow = next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}
+
+
+def test_the_dlq_key_lets_eventbridge_and_the_functions_use_it(template: dict[str, Any]) -> None:
+    statements = {s["Sid"]: s for s in _resources(template)["ShopifyEventsKey"]["Properties"]["KeyPolicy"]["Statement"]}
+    events = statements["EventBridgeRulesSendToDeadLetterQueues"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert set(events["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert "aws:SourceArn" in _text(events["Condition"])
+    via_sqs = statements["UseThroughSqsByAccountPrincipals"]
+    assert "sqs.${AWS::Region}" in _text(via_sqs["Condition"])
+
+
+@pytest.mark.parametrize("rule", sorted(WIRING))
+def test_roles_are_least_privilege(template: dict[str, Any], rule: str) -> None:
+    function, dlq, folders, tables = WIRING[rule]
+    resources = _resources(template)
+    statements = _statements(resources[f"{function}Role"])
+    puts = [r for s in statements if s["Action"] == "s3:PutObject" for r in s["Resource"]]
+    prefixes = sorted(re.search(r"\}/(.*)\*$", r["Fn::Sub"]).group(1) for r in puts)  # type: ignore[union-attr]
+    expected = sorted([f"raw/shopify/webhooks/{f}/" for f in folders] + ["quarantine/shopify/"])
+    if function == "ProductProcessor":
+        expected = sorted([*expected, "processed/shopify/product_snapshots/"])
+    assert prefixes == expected
+    dynamo = [s for s in statements if "dynamodb" in _text(s["Action"])]
+    assert all(s["Action"] == "dynamodb:UpdateItem" for s in dynamo)
+    named = sorted({t for s in dynamo for t in re.findall(r"table/\$\{(\w+)\}", _text(s["Resource"]))})
+    assert named == sorted(tables)
+    sends = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [dlq, "Arn"]}]
+    star = [s for s in statements if s.get("Resource") == "*"]
+    assert [s["Sid"] for s in star] == ["XRayHasNoResourceLevelPermissions"]
+
+
+def test_functions_are_traced_logged_and_sized(template: dict[str, Any]) -> None:
+    resources = _resources(template)
+    for function, _, _, _ in WIRING.values():
+        props = resources[function]["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["MemorySize"] == 256
+        assert props["Timeout"] == 60
+        group = resources[f"{function}LogGroup"]["Properties"]
+        assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_outputs_feed_the_local_endpoints_and_the_operators(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    for entity in ("Orders", "Fulfillments", "Customers", "Products", "Carts"):
+        assert {f"{entity}DlqUrl", f"{entity}DlqArn", f"{entity}DlqName", f"{entity}RuleName"} <= set(outputs)
+    for function, _, _, _ in WIRING.values():
+        assert f"{function}FunctionName" in outputs
+    assert {"EventBusName", "EventBusArn", "EventArchiveName", "EventArchiveArn"} <= set(outputs)
+
+
+def test_the_bus_is_the_partner_bus_in_prod_and_a_custom_bus_locally() -> None:
+    from platformctl.params import read_parameter_file
+
+    stack = load_manifest().select("shopify", "eventbridge-rules")[0]
+    local = read_parameter_file(stack.parameter_file("local"))
+    prod = read_parameter_file(stack.parameter_file("prod"))
+    assert local["PartnerEventSourceName"] == ""
+    assert local["ShopifyAdminBaseUrl"] == "{{local:simulators.shopify}}"
+    assert re.fullmatch(r"aws\.partner/shopify\.com/[^/]+/[^/]+", prod["PartnerEventSourceName"])
+    assert prod["ShopifyAdminBaseUrl"] == ""
+    bus = load_template(TEMPLATE)["Resources"]["EventBus"]["Properties"]
+    assert bus["EventSourceName"] == {
+        "Fn::If": ["IsPartnerBus", {"Ref": "PartnerEventSourceName"}, {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_the_stack_lints_clean_with_both_environments() -> None:
+    """cfn-lint with the informational and serverless rules, the local and prod values and placeholders."""
+    from platformctl.lint import cfn_lint, fed_placeholder
+    from platformctl.params import check_parameters, template_parameters
+
+    stack = load_manifest().select("shopify", "eventbridge-rules")[0]
+    pairs = []
+    for environment in ("local", "prod"):
+        check = check_parameters(stack, environment)
+        assert check.problems() == []
+        values = dict(check.file_values)
+        declared = template_parameters(stack)
+        for name in stack.fed_parameters:
+            values[name] = fed_placeholder(name, str(declared[name].get("Type", "String")))
+        values = {k: ("http://127.0.0.1:4566" if v.startswith("{{local:") else v) for k, v in values.items()}
+        pairs.append((stack.template_path, values))
+    code, output = cfn_lint(pairs)
+    assert code == 0, output
