@@ -192,12 +192,28 @@ def test_every_stack_is_deployed(local_cloud: Any) -> None:
         assert status in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}, result.stack_name
 
 
+def _with_parameters(value: Any, parameters: dict[str, str]) -> Any:
+    """The declared properties with every `Ref` to a stack parameter replaced by its deployed value."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        return {key: _with_parameters(item, parameters) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_parameters(item, parameters) for item in value]
+    return value
+
+
 def test_every_declared_resource_exists_with_its_key_properties(local_cloud: Any) -> None:
     from platformctl.localcloud.properties import NATIVE_TYPES
     from platformctl.localcloud.providers import REGISTRY
 
+    cfn = local_cloud.target.client("cloudformation")
+    parameters: dict[str, dict[str, str]] = {}
     checked = 0
     for result, template, resource in _deployed(local_cloud):
+        if result.stack_name not in parameters:
+            stack = cfn.describe_stacks(StackName=result.stack_name)["Stacks"][0]
+            parameters[result.stack_name] = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
         logical_id = resource["LogicalResourceId"]
         declared = template["Resources"][logical_id]
         assert resource["ResourceType"] == declared["Type"]
@@ -205,7 +221,8 @@ def test_every_declared_resource_exists_with_its_key_properties(local_cloud: Any
         assert resource["ResourceStatus"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}, f"{result.stack_name}/{logical_id}"
         check = CHECKS.get(resource["ResourceType"])
         if check is not None:
-            check(local_cloud, resource["PhysicalResourceId"], declared.get("Properties") or {})
+            properties = _with_parameters(declared.get("Properties") or {}, parameters[result.stack_name])
+            check(local_cloud, resource["PhysicalResourceId"], properties)
             checked += 1
     assert checked > 20
 
