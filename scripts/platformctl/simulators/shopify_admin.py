@@ -47,6 +47,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import importlib
+import importlib.util
 import json
 import math
 import random
@@ -418,6 +420,7 @@ class SimulatorState:
         self.counters: Counter[str] = Counter()
         self.access_tokens: set[str] = set()
         self.base_url = ""
+        self.reuse_files = False  # benchmarks keep big result files between runs in their work_dir
         self._own_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="shopify-sim-"))
         self._files: dict[tuple[int, int, int, int, bool, float], ResultFile] = {}
@@ -524,9 +527,16 @@ class SimulatorState:
             if cached is not None and cached.path.exists():
                 return cached
             name = f"result-{seed}-{orders}-{first}-{last}-{int(escape)}-{int(fraction * 1e6)}.jsonl"
-            result = write_result(
-                self.work_dir / name, seed=seed, orders=orders, first=first, last=last, fraction=fraction, escape=escape
-            )
+            path = self.work_dir / name
+            counts = path.with_suffix(".counts.json")
+            if self.reuse_files and path.exists() and counts.exists():
+                known = json.loads(counts.read_text(encoding="utf-8"))
+                result = ResultFile(path, path.stat().st_size, int(known["objects"]), int(known["roots"]))
+            else:
+                result = write_result(
+                    path, seed=seed, orders=orders, first=first, last=last, fraction=fraction, escape=escape
+                )
+                counts.write_text(json.dumps({"objects": result.object_count, "roots": result.root_object_count}))
             self._files[key] = result
             return result
 
@@ -1300,6 +1310,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     simulator: ShopifyAdminSimulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops reading a result early (a download step that reached its budget) resets
+        # the connection: that is normal for a file server, not an error worth a traceback.
+        return None
+
 
 class ShopifyAdminSimulator:
     """The server: ``url`` (``http://127.0.0.1:<port>``), ``state``, ``stop()``."""
@@ -1364,6 +1379,13 @@ class ShopifyAdminSimulator:
         self.state.cleanup()
 
 
+# Modules that add fields to QUERY_FIELDS / NODE_TYPES; the local cloud's simulator loads those present.
+EXTENSIONS = ("platformctl.simulators.shopify_resources",)
+
+
 def start(cloud: Any) -> ShopifyAdminSimulator:
-    """The ``SIMULATORS["shopify"]`` factory: a simulator for a local cloud."""
+    """The ``SIMULATORS["shopify"]`` factory: a simulator for a local cloud, with every extension loaded."""
+    for name in EXTENSIONS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
     return ShopifyAdminSimulator(cloud)

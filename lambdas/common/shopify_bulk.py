@@ -1,0 +1,302 @@
+"""The Shopify bulk workflow's shared contract: operations, errors, scopes, the watermark and the run keys.
+
+The three bulk functions (export, poll, download) and ``platformctl bulk`` agree on what is here:
+
+- ``BulkOperation``: a ``BulkOperation`` object as the Admin API returns it, counts as integers
+  (the API serialises ``UnsignedInt64`` as strings).
+- Error types whose *class names* are the ``Error`` names the state machine's Retry and Catch match on
+  (Step Functions sees a Lambda's exception type name, not its class hierarchy).
+- The watermark: ``metadata/shopify/bulk/watermark.json``, the end of the newest window that was
+  downloaded completely; it only moves forward, and only after a complete download.
+- Lake keys: the run manifest ``metadata/shopify/bulk/run=<id>/manifest.json`` and the checkpoints of a
+  download in progress ``metadata/shopify/bulk/run=<id>/checkpoints/``. The parts themselves are
+  ``raw/shopify/bulk/<object-type>/run=<id>/part-NNNNN.jsonl.gz`` (``common.lake.bulk_part_key``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from common.errors import TransientError
+from common.lake import safe_segment
+from common.secret_cache import CachedSecret
+from common.shopify_admin import (
+    ShopifyAdminClient,
+    ShopifyAdminError,
+    ShopifyAuthError,
+    ShopifyThrottledError,
+    ShopifyUnavailableError,
+)
+from common.timeutil import iso_utc, parse_timestamp
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
+
+BULK_METADATA_PREFIX = "metadata/shopify/bulk/"
+WATERMARK_KEY = BULK_METADATA_PREFIX + "watermark.json"
+
+# Statuses (BulkOperationStatus) and error codes (BulkOperationErrorCode) of the Admin API.
+RUNNING_STATUSES = frozenset({"CREATED", "RUNNING", "CANCELING"})
+PARTIAL_DATA_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT"})
+
+# What the orders export reads, and the access scope each part of it needs.
+REQUIRED_SCOPES = {
+    "read_orders": "orders, their line items, discounts, refunds, fulfillments and transactions",
+    "read_customers": "the customer reference of each order",
+}
+ALL_ORDERS_SCOPE = "read_all_orders"
+ALL_ORDERS_AGE_DAYS = 60  # without read_all_orders, an app sees only the last 60 days of orders
+
+BULK_OPERATION_FIELDS = (
+    "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl query"
+)
+STATUS_QUERY = f"""query BulkOperationStatus($id: ID!) {{
+  bulkOperation(id: $id) {{ {BULK_OPERATION_FIELDS} }}
+}}"""
+CURRENT_OPERATION_QUERY = f"""query CurrentBulkOperation {{
+  currentBulkOperation(type: QUERY) {{ {BULK_OPERATION_FIELDS} }}
+}}"""
+RUN_QUERY_MUTATION = """mutation RunBulkQuery($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status createdAt }
+    userErrors { field message code }
+  }
+}"""
+ACCESS_SCOPES_QUERY = """query AppAccessScopes {
+  currentAppInstallation { accessScopes { handle } }
+}"""
+
+
+# ------------------------------------------------------------------------------------------ errors
+# Retryable (the state machine retries these by name, with backoff):
+
+
+class BulkOperationInProgressError(TransientError):
+    """userError OPERATION_IN_PROGRESS: another bulk query of this app is running in the shop."""
+
+
+class BulkOperationLimitReachedError(TransientError):
+    """userError LIMIT_REACHED: the shop's bulk operation limit is reached for now."""
+
+
+class ResultDownloadError(TransientError):
+    """The result file could not be read (connection failures that outlasted the in-step retries)."""
+
+
+# Not retryable (the state machine fails the run with the message):
+
+
+class BulkOperationRejectedError(Exception):
+    """bulkOperationRunQuery answered userErrors a retry cannot fix (an invalid query, say)."""
+
+
+class BulkAccessDeniedError(Exception):
+    """The app's token lacks a scope the export needs; the message names it."""
+
+
+class BulkOperationNotFoundError(Exception):
+    """``bulkOperation(id:)`` returned null: the id is wrong or belongs to another app."""
+
+
+class BulkCountMismatchError(Exception):
+    """The objects written differ from the operation's objectCount: the run is not trusted."""
+
+
+class ResultUrlRejectedError(Exception):
+    """The result URL keeps being refused even after refreshing it through poll."""
+
+
+class InvalidWindowError(ValueError):
+    """The run's window (since/until) is malformed or empty."""
+
+
+TRANSIENT_ERROR_NAMES = (
+    "TransientError",
+    ShopifyThrottledError.__name__,
+    ShopifyUnavailableError.__name__,
+    BulkOperationInProgressError.__name__,
+    BulkOperationLimitReachedError.__name__,
+    ResultDownloadError.__name__,
+)
+
+
+# ------------------------------------------------------------------------------------- operations
+
+
+def _count(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    id: str
+    status: str
+    error_code: str | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+    object_count: int | None = None
+    root_object_count: int | None = None
+    file_size: int | None = None
+    url: str | None = None
+    partial_data_url: str | None = None
+    query: str | None = None
+
+    @classmethod
+    def from_api(cls, node: dict[str, Any]) -> BulkOperation:
+        return cls(
+            id=str(node["id"]),
+            status=str(node.get("status") or "UNKNOWN"),
+            error_code=node.get("errorCode"),
+            created_at=node.get("createdAt"),
+            completed_at=node.get("completedAt"),
+            object_count=_count(node.get("objectCount")),
+            root_object_count=_count(node.get("rootObjectCount")),
+            file_size=_count(node.get("fileSize")),
+            url=node.get("url"),
+            partial_data_url=node.get("partialDataUrl"),
+            query=node.get("query"),
+        )
+
+    @property
+    def run_id(self) -> str:
+        return run_id_from_gid(self.id)
+
+
+_GID = re.compile(r"^gid://shopify/BulkOperation/(?P<id>[0-9A-Za-z_-]+)$")
+
+
+def run_id_from_gid(gid: str) -> str:
+    """``gid://shopify/BulkOperation/720918`` -> ``720918``, the run's id in lake keys."""
+    match = _GID.match(gid.replace("\\/", "/"))
+    if match is None:
+        raise ValueError(f"not a BulkOperation gid: {gid[:80]!r}")
+    return safe_segment(match["id"], "bulk operation id")
+
+
+def fetch_operation(client: ShopifyAdminClient, operation_id: str) -> BulkOperation:
+    data = client.execute(STATUS_QUERY, {"id": operation_id})
+    node = data.get("bulkOperation")
+    if not isinstance(node, dict):
+        raise BulkOperationNotFoundError(f"Shopify has no bulk operation {operation_id} for this app")
+    return BulkOperation.from_api(node)
+
+
+def current_operation(client: ShopifyAdminClient) -> BulkOperation | None:
+    node = client.execute(CURRENT_OPERATION_QUERY).get("currentBulkOperation")
+    return BulkOperation.from_api(node) if isinstance(node, dict) else None
+
+
+def with_fresh_token(secret: CachedSecret, call: Callable[[], T]) -> T:
+    """Run ``call``; on HTTP 401 read the secret again (it may have been rotated) and run it once more."""
+    try:
+        return call()
+    except ShopifyAuthError as exc:
+        if exc.status != 401:
+            raise
+        secret.invalidate()
+        return call()
+
+
+def iso_seconds(moment: datetime) -> str:
+    """``2025-05-31T00:00:00Z``: the form Shopify's search syntax takes, and the window's text form."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ----------------------------------------------------------------------------------------- scopes
+
+
+def granted_scopes(client: ShopifyAdminClient) -> set[str] | None:
+    """The app's access scopes, or None when Shopify will not say."""
+    try:
+        data = client.execute(ACCESS_SCOPES_QUERY)
+    except ShopifyAdminError:
+        return None
+    scopes = ((data.get("currentAppInstallation") or {}).get("accessScopes")) or []
+    return {str(s.get("handle")) for s in scopes if isinstance(s, dict) and s.get("handle")}
+
+
+def required_scopes(since: datetime | None, now: datetime) -> dict[str, str]:
+    needed = dict(REQUIRED_SCOPES)
+    if since is None or (now - since).days >= ALL_ORDERS_AGE_DAYS:
+        needed[ALL_ORDERS_SCOPE] = f"orders older than {ALL_ORDERS_AGE_DAYS} days (this window reaches back that far)"
+    return needed
+
+
+def access_denied_message(client: ShopifyAdminClient, since: datetime | None, now: datetime, detail: str) -> str:
+    """Name the scope(s) the token lacks, asking Shopify which ones it has; fall back to listing them all."""
+    needed = required_scopes(since, now)
+    granted = granted_scopes(client)
+    if granted is not None:
+        missing = {scope: why for scope, why in needed.items() if scope not in granted}
+        if missing:
+            listed = "; ".join(f"{scope} (for {why})" for scope, why in sorted(missing.items()))
+            return (
+                f"Shopify denied the orders export ({detail}): the app's access token lacks the scope(s) {listed}. "
+                "Add them to the app's configuration, reinstall or re-authorise it, and put the new token in "
+                "ShopifyAdminApiSecret."
+            )
+    listed = "; ".join(f"{scope} (for {why})" for scope, why in sorted(needed.items()))
+    return (
+        f"Shopify denied the orders export ({detail}); the export needs the scopes {listed}. Check that the "
+        "app has them and that ShopifyAdminApiSecret holds that app's current token."
+    )
+
+
+# -------------------------------------------------------------------------------------- watermark
+
+
+def object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+    """Whether ``key`` exists, asked as a listing: a role may list a prefix without being allowed to
+    learn from GetObject's 404 that a key is missing (S3 answers 403 then)."""
+    response = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(item.get("Key") == key for item in response.get("Contents", []))
+
+
+def read_watermark(s3: S3Client, bucket: str) -> datetime | None:
+    """The end of the newest completely downloaded window, or None before the first complete run."""
+    if not object_exists(s3, bucket, WATERMARK_KEY):
+        return None
+    body = s3.get_object(Bucket=bucket, Key=WATERMARK_KEY)["Body"].read()
+    return parse_timestamp(json.loads(body)["watermark"])
+
+
+def advance_watermark(s3: S3Client, bucket: str, until: datetime, run_id: str, now: datetime) -> bool:
+    """Move the watermark to ``until`` unless it is already there or later; True when it moved."""
+    current = read_watermark(s3, bucket)
+    if current is not None and current >= until:
+        return False
+    document = {"watermark": iso_utc(until), "run_id": run_id, "updated_at": iso_utc(now)}
+    s3.put_object(
+        Bucket=bucket,
+        Key=WATERMARK_KEY,
+        Body=json.dumps(document, indent=2).encode("utf-8"),
+        ContentType="application/json",
+    )
+    return True
+
+
+# ------------------------------------------------------------------------------------------- keys
+
+
+def run_prefix(run_id: str) -> str:
+    return f"{BULK_METADATA_PREFIX}run={safe_segment(run_id, 'run id')}/"
+
+
+def manifest_key(run_id: str) -> str:
+    return run_prefix(run_id) + "manifest.json"
+
+
+def checkpoint_key(run_id: str, step: int) -> str:
+    return f"{run_prefix(run_id)}checkpoints/step-{step:05d}.ckpt"

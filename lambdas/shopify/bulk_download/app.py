@@ -1,0 +1,283 @@
+"""Download a bulk result into the lake in bounded steps, then write the run's manifest.
+
+Input: ``{"run": $.run, "poll": $.poll, "previous": $.download, "execution": $$.Execution.Id}``. One
+invocation is one step: it restores the previous step's checkpoint (if any), streams the result from
+that byte offset (``Range``) through ``common.shopify_bulk_stream`` into
+``raw/shopify/bulk/<type>/run=<id>/part-NNNNN.jsonl.gz``, and stops
+
+- at the end of the file: completes the uploads, writes ``metadata/shopify/bulk/run=<id>/manifest.json``
+  (window, objects per type against ``objectCount``, bytes, parts, partial or not), advances the
+  watermark when the run is complete and its counts agree, deletes the checkpoints, and returns
+  ``done``; counts that disagree fail the run (``BulkCountMismatchError``) after the manifest says so;
+- well before the function's deadline (``STEP_SAFETY_SECONDS``) or after ``options.max_bytes_per_step``:
+  writes a checkpoint and returns ``done: false``; the state machine calls the next step;
+- when the URL is refused (expired): writes a checkpoint and returns ``url_expired``; the state machine
+  refreshes the URL through poll and calls the next step, which resumes where this one stopped.
+
+Nothing of the file is kept whole, in memory or on disk; every step's output bytes are the same as an
+uninterrupted download's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from common import aws
+from common.config import env_field, load_settings
+from common.http_session import retrying_session
+from common.observability import MetricUnit, logger, metrics, tracer
+from common.shopify_bulk import (
+    BulkCountMismatchError,
+    ResultUrlRejectedError,
+    advance_watermark,
+    checkpoint_key,
+    manifest_key,
+    object_exists,
+    run_prefix,
+)
+from common.shopify_bulk_stream import (
+    DEFAULT_PART_BYTES,
+    READ_CHUNK_BYTES,
+    BulkSplitter,
+    ResultReader,
+    StreamSettings,
+    run_step,
+)
+from common.timeutil import iso_utc, parse_timestamp, utc_now
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+MAX_STALLED_REFRESHES = 3  # refused URLs in a row without progress before the run fails
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    gzip_level: int = env_field("GZIP_LEVEL", default=6)
+    part_target_mib: int = env_field("PART_TARGET_MIB", default=128)
+    step_safety_seconds: int = env_field("STEP_SAFETY_SECONDS", default=120)
+    max_bytes_per_step: int = env_field("MAX_BYTES_PER_STEP", default=0)
+
+
+SETTINGS = load_settings(Settings)
+SESSION = retrying_session(timeout=(3.05, 60.0))
+
+
+def stream_settings() -> StreamSettings:
+    return StreamSettings(
+        level=SETTINGS.gzip_level,
+        part_bytes=DEFAULT_PART_BYTES,
+        file_target_bytes=max(DEFAULT_PART_BYTES, SETTINGS.part_target_mib * MIB),
+    )
+
+
+class AlreadyFinishedError(Exception):
+    """The step's checkpoint is gone because a repeat of the final step already finished the run."""
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        super().__init__("the run is already finished")
+        self.manifest = manifest
+
+
+def _load_splitter(previous: dict[str, Any], run_id: str) -> BulkSplitter:
+    key = previous.get("checkpoint_key")
+    if not key:
+        return BulkSplitter(aws.s3(), SETTINGS.bucket, run_id, stream_settings())
+    if not object_exists(aws.s3(), SETTINGS.bucket, key):
+        # The final step deletes the checkpoints after writing the manifest: if the manifest is there,
+        # this is a repeat of that step (its answer was lost), and the run is done.
+        manifest = manifest_key(run_id)
+        if not object_exists(aws.s3(), SETTINGS.bucket, manifest):
+            raise ValueError(f"checkpoint {key} of run {run_id} is missing and the run has no manifest")
+        body = aws.s3().get_object(Bucket=SETTINGS.bucket, Key=manifest)["Body"].read()
+        raise AlreadyFinishedError(json.loads(body))
+    blob = aws.s3().get_object(Bucket=SETTINGS.bucket, Key=key)["Body"].read()
+    splitter = BulkSplitter.restore(aws.s3(), SETTINGS.bucket, blob)
+    if splitter.run_id != run_id:
+        raise ValueError(f"checkpoint {key} belongs to run {splitter.run_id}, not {run_id}")
+    return splitter
+
+
+def _stop_check(context: Any, max_bytes: int) -> Any:
+    started = time.monotonic()
+    remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 900.0
+    budget = max(1.0, remaining - SETTINGS.step_safety_seconds)
+
+    def should_stop(consumed: int) -> bool:
+        return (max_bytes > 0 and consumed >= max_bytes) or time.monotonic() - started >= budget
+
+    return should_stop
+
+
+def _delete_checkpoints(run_id: str) -> None:
+    s3 = aws.s3()
+    prefix = run_prefix(run_id) + "checkpoints/"
+    keys: list[ObjectIdentifierTypeDef] = [
+        {"Key": item["Key"]}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=SETTINGS.bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=SETTINGS.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+
+
+def _finish(splitter: BulkSplitter, event: dict[str, Any], reader: ResultReader | None) -> dict[str, Any]:
+    run, poll = event["run"], event["poll"]
+    run_id = splitter.run_id
+    types = splitter.finish()
+    partial = bool(poll.get("partial"))
+    objects, roots = splitter.objects, splitter.roots
+    reported, reported_roots = poll.get("object_count"), poll.get("root_object_count")
+    counts_match = (reported is None or objects == reported) and (reported_roots is None or roots == reported_roots)
+    complete = not partial and counts_match
+    window = run.get("window") or {}
+    now = utc_now()
+    watermark_advanced = False
+    if complete:
+        watermark_advanced = advance_watermark(aws.s3(), SETTINGS.bucket, parse_timestamp(window["until"]), run_id, now)
+    manifest = {
+        "run_id": run_id,
+        "operation_id": run.get("operation_id"),
+        "execution": event.get("execution"),
+        "status": poll.get("status"),
+        "error_code": poll.get("error_code"),
+        "partial": partial,
+        "complete": complete,
+        "window": window,
+        "api_version": run.get("api_version"),
+        "requested_at": run.get("requested_at"),
+        "finished_at": iso_utc(now),
+        "object_count_reported": reported,
+        "root_object_count_reported": reported_roots,
+        "objects_written": objects,
+        "root_objects_written": roots,
+        "counts_match": counts_match,
+        "bytes_read": splitter.offset,
+        "file_size_reported": poll.get("file_size"),
+        "compressed_bytes": sum(t["compressed_bytes"] for t in types.values()),
+        "steps": splitter.steps,
+        "lines_parsed_in_full": splitter.router.parsed,
+        "untyped_lines": splitter.router.untyped,
+        "watermark_advanced": watermark_advanced,
+        "types": types,
+    }
+    key = manifest_key(run_id)
+    aws.s3().put_object(
+        Bucket=SETTINGS.bucket,
+        Key=key,
+        Body=json.dumps(manifest, indent=2).encode("utf-8"),
+        ContentType="application/json",
+    )
+    _delete_checkpoints(run_id)
+    metrics.add_metric(name="BulkObjectsWritten", unit=MetricUnit.Count, value=objects)
+    logger.info(
+        "bulk download finished",
+        extra={
+            "run_id": run_id,
+            "objects": objects,
+            "reported": reported,
+            "partial": partial,
+            "counts_match": counts_match,
+            "parts": sum(len(t["parts"]) for t in types.values()),
+            "requests": reader.requests if reader else 0,
+        },
+    )
+    if not partial and not counts_match:
+        raise BulkCountMismatchError(
+            f"run {run_id}: wrote {objects} objects ({roots} roots) but Shopify reported {reported} "
+            f"({reported_roots} roots); the parts stay for inspection, the manifest {key} says counts_match "
+            "false, and the watermark did not move"
+        )
+    return {
+        "done": True,
+        "url_expired": False,
+        "partial": partial,
+        "manifest_key": key,
+        "checkpoint_key": None,
+        "step": splitter.steps,
+        "offset": splitter.offset,
+        "objects": objects,
+        "file_size": poll.get("file_size"),
+        "stalled_refreshes": 0,
+    }
+
+
+def _finished_result(manifest: dict[str, Any], poll: dict[str, Any]) -> dict[str, Any]:
+    if not manifest.get("partial") and not manifest.get("counts_match"):
+        raise BulkCountMismatchError(
+            f"run {manifest.get('run_id')}: wrote {manifest.get('objects_written')} objects but Shopify reported "
+            f"{manifest.get('object_count_reported')}; see the run's manifest"
+        )
+    return {
+        "done": True,
+        "url_expired": False,
+        "partial": bool(manifest.get("partial")),
+        "manifest_key": manifest_key(str(manifest["run_id"])),
+        "checkpoint_key": None,
+        "step": manifest.get("steps"),
+        "offset": manifest.get("bytes_read"),
+        "objects": manifest.get("objects_written"),
+        "file_size": poll.get("file_size"),
+        "stalled_refreshes": 0,
+    }
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    run, poll = event["run"], event["poll"]
+    previous = event.get("previous") or {}
+    run_id = str(run["run_id"])
+    options = run.get("options") or {}
+    max_bytes = int(options.get("max_bytes_per_step") or SETTINGS.max_bytes_per_step)
+    metrics.add_metric(name="BulkDownloadSteps", unit=MetricUnit.Count, value=1)
+    try:
+        splitter = _load_splitter(previous, run_id)
+    except AlreadyFinishedError as finished:
+        return _finished_result(finished.manifest, poll)
+    try:
+        url = poll.get("download_url")
+        if not url:  # COMPLETED with nothing matched: Shopify gives no URL
+            return _finish(splitter, event, None)
+        reader = ResultReader(SESSION, url, chunk_bytes=min(READ_CHUNK_BYTES, max_bytes or READ_CHUNK_BYTES))
+        started_at = splitter.offset
+        outcome = run_step(reader, splitter, _stop_check(context, max_bytes))
+        metrics.add_metric(name="BulkBytesRead", unit=MetricUnit.Bytes, value=splitter.offset - started_at)
+        if outcome == "eof":
+            return _finish(splitter, event, reader)
+        stalled = 0
+        if outcome == "url_expired":
+            progressed = splitter.offset > int(previous.get("offset") or 0)
+            stalled = 0 if progressed else int(previous.get("stalled_refreshes") or 0) + 1
+            if stalled >= MAX_STALLED_REFRESHES:
+                raise ResultUrlRejectedError(
+                    f"run {run_id}: the result URL was refused {stalled} times in a row without progress at "
+                    f"byte {splitter.offset}, even after refreshing it"
+                )
+        step = splitter.steps + 1
+        key = checkpoint_key(run_id, step)
+        aws.s3().put_object(Bucket=SETTINGS.bucket, Key=key, Body=splitter.checkpoint())
+        logger.info(
+            "bulk download step ended",
+            extra={"run_id": run_id, "step": step, "offset": splitter.offset, "reason": outcome},
+        )
+        return {
+            "done": False,
+            "url_expired": outcome == "url_expired",
+            "partial": bool(poll.get("partial")),
+            "manifest_key": None,
+            "checkpoint_key": key,
+            "step": step,
+            "offset": splitter.offset,
+            "objects": splitter.objects,
+            "file_size": poll.get("file_size"),
+            "stalled_refreshes": stalled,
+        }
+    finally:
+        splitter.close()

@@ -1,0 +1,143 @@
+"""Read a bulk operation's status for the state machine and say what it should do next.
+
+Input: ``{"operation_id": gid, "since": ISO-8601 | null}``. Output (``$.poll``): the operation's status,
+errorCode, objectCount, rootObjectCount, fileSize, url and partialDataUrl, plus the decision the
+state machine's Choice reads:
+
+- ``wait``: CREATED / RUNNING / CANCELING - poll again after the wait;
+- ``download``: COMPLETED - download ``download_url`` (null when the export matched nothing);
+- ``download_partial``: FAILED with INTERNAL_SERVER_ERROR or TIMEOUT and a ``partialDataUrl`` -
+  download what exists, mark the run partial (the watermark stays), then fail the run visibly;
+- ``fail``: FAILED otherwise (ACCESS_DENIED names the missing scope), CANCELED, EXPIRED - with the
+  ``error`` name and ``message`` the failure state records.
+
+The same call refreshes an expired result URL during a download: Shopify signs a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from common import aws
+from common.config import env_field, load_settings
+from common.observability import logger, tracer
+from common.secret_cache import CachedSecret
+from common.shopify_admin import ShopifyAdminClient, admin_api_url
+from common.shopify_bulk import (
+    PARTIAL_DATA_ERROR_CODES,
+    RUNNING_STATUSES,
+    BulkOperation,
+    access_denied_message,
+    fetch_operation,
+    with_fresh_token,
+)
+from common.timeutil import parse_timestamp, utc_now
+
+
+@dataclass(frozen=True)
+class Settings:
+    shop_domain: str = env_field("SHOP_DOMAIN")
+    api_version: str = env_field("SHOPIFY_API_VERSION")
+    secret_arn: str = env_field("SHOPIFY_ADMIN_SECRET_ARN")
+    admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
+    max_throttle_wait_seconds: float = env_field("MAX_THROTTLE_WAIT_SECONDS", default=20.0)
+
+
+SETTINGS = load_settings(Settings)
+SECRET = CachedSecret(aws.secretsmanager(), SETTINGS.secret_arn)
+CLIENT = ShopifyAdminClient(
+    url=admin_api_url(SETTINGS.shop_domain, SETTINGS.api_version, SETTINGS.admin_base_url or None),
+    access_token=lambda: SECRET.key("access_token"),
+    max_throttle_wait_seconds=SETTINGS.max_throttle_wait_seconds,
+)
+
+
+def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """The poll's output for one status read (pure: ``denied_message`` explains ACCESS_DENIED)."""
+    result: dict[str, Any] = {
+        "operation_id": operation.id,
+        "status": operation.status,
+        "error_code": operation.error_code,
+        "object_count": operation.object_count,
+        "root_object_count": operation.root_object_count,
+        "file_size": operation.file_size,
+        "url": operation.url,
+        "partial_data_url": operation.partial_data_url,
+        "completed_at": operation.completed_at,
+        "download_url": None,
+        "partial": False,
+        "decision": "fail",
+        "error": None,
+        "message": None,
+    }
+    status, code = operation.status, operation.error_code
+    if status in RUNNING_STATUSES:
+        result["decision"] = "wait"
+    elif status == "COMPLETED":
+        result.update(decision="download", download_url=operation.url)
+    elif status == "FAILED" and code in PARTIAL_DATA_ERROR_CODES and operation.partial_data_url:
+        result.update(
+            decision="download_partial",
+            download_url=operation.partial_data_url,
+            partial=True,
+            error="BulkOperationFailedPartialData",
+            message=(
+                f"Shopify failed the bulk operation {operation.id} with {code} after {operation.object_count} "
+                "objects; the partial data was downloaded and the run is marked partial (the watermark did not "
+                "move). Run the export again: the next run reads the same window."
+            ),
+        )
+    elif status == "FAILED" and code == "ACCESS_DENIED":
+        detail = f"bulk operation {operation.id} failed with ACCESS_DENIED"
+        result.update(
+            error="BulkAccessDeniedError",
+            message=denied_message(detail) if denied_message else f"Shopify denied the orders export ({detail})",
+        )
+    elif status == "FAILED":
+        result.update(
+            error="BulkOperationFailed",
+            message=(
+                f"Shopify failed the bulk operation {operation.id} with {code or 'no error code'} and no partial "
+                "data; nothing was downloaded and the watermark did not move. Run the export again."
+            ),
+        )
+    elif status == "CANCELED":
+        result.update(
+            error="BulkOperationCanceled",
+            message=f"the bulk operation {operation.id} was canceled (bulkOperationCancel); nothing was downloaded",
+        )
+    elif status == "EXPIRED":
+        result.update(
+            error="BulkOperationExpired",
+            message=(
+                f"the result of bulk operation {operation.id} expired before it was downloaded (Shopify keeps it "
+                "a week); run the export again"
+            ),
+        )
+    else:
+        result.update(error="BulkOperationFailed", message=f"unexpected bulk operation status {status}")
+    return result
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    operation_id = str(event["operation_id"])
+    since_text = event.get("since")
+    since: datetime | None = parse_timestamp(since_text) if since_text else None
+    operation = with_fresh_token(SECRET, lambda: fetch_operation(CLIENT, operation_id))
+    result = decide(operation, lambda detail: access_denied_message(CLIENT, since, utc_now(), detail))
+    logger.info(
+        "bulk operation status",
+        extra={
+            "operation_id": operation.id,
+            "status": operation.status,
+            "error_code": operation.error_code,
+            "object_count": operation.object_count,
+            "decision": result["decision"],
+        },
+    )
+    return result
