@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -94,6 +96,23 @@ def signed_event(
     return http_event(body, headers, path_topic=topic if per_topic_url else None, base64_body=base64_body)
 
 
+@pytest.fixture(autouse=True)
+def _metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Receivers called directly (not through the decorated handler) add metrics nobody flushes; past
+    100 values Powertools flushes by itself, which needs the namespace the stack sets. Not imported here
+    when no test imported it yet: Powertools reads its environment at the first import, which belongs to
+    the fixtures that set that environment."""
+    observability = sys.modules.get("common.observability")
+    if observability is None:
+        yield
+        return
+    metrics = observability.metrics
+    monkeypatch.setattr(metrics, "namespace", "acme/Recharge")
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
 @dataclass
 class Stack:
     """What the stack and the shared stacks give the function, created in moto."""
@@ -128,6 +147,10 @@ class Stack:
             for entry in page.get("Contents", []):
                 found[entry["Key"]] = self.s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read()
         return found
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     def item(self, table: str, key: dict[str, str]) -> dict[str, Any] | None:
         from common.hotstore import deserialize
@@ -211,8 +234,29 @@ def app_module(aws_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mo
 ReceiverFactory = Callable[..., Any]
 
 
+@pytest.fixture(scope="session")
+def app_classes() -> ModuleType:
+    """app.py's classes, imported once: its module-level receiver (placeholder settings) is not used."""
+    placeholders = {
+        "SUBSCRIPTIONS_TABLE_NAME": "unused",
+        "CHARGES_TABLE_NAME": "unused",
+        "INVOICES_TABLE_NAME": "unused",
+        "CUSTOMERS_TABLE_NAME": "unused",
+        "DATA_LAKE_BUCKET_NAME": "unused",
+        "WEBHOOK_SECRET_ARN": "unused",
+        "AWS_DEFAULT_REGION": REGION,
+        # Powertools reads these once, when common.observability is first imported (maybe here): as the
+        # stack sets them, so that any later test's metrics have a namespace to flush to.
+        "POWERTOOLS_SERVICE_NAME": "recharge-webhook",
+        "POWERTOOLS_METRICS_NAMESPACE": "acme/Recharge",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    with mock.patch.dict(os.environ, placeholders):
+        return load_app_module("recharge_webhook_app_classes")
+
+
 @pytest.fixture
-def make_receiver(aws_stack: Stack, app_module: ModuleType) -> ReceiverFactory:
+def make_receiver(aws_stack: Stack, app_classes: ModuleType) -> ReceiverFactory:
     """A receiver wired to the moto stack; ``clock`` fixes 'now' for the signature checks."""
 
     def make(
@@ -228,14 +272,14 @@ def make_receiver(aws_stack: Stack, app_module: ModuleType) -> ReceiverFactory:
         from common.secret_cache import CachedSecret
 
         environment = {**aws_stack.environment(alerts=alerts), **overrides}
-        settings = load_settings(app_module.Settings, environment)
+        settings = load_settings(app_classes.Settings, environment)
         cached = CachedSecret(secrets_client or aws_stack.secrets, settings.secret_arn)
-        return app_module.Receiver(
+        return app_classes.Receiver(
             settings,
             s3=aws_stack.s3,
             dynamodb=aws_stack.dynamodb,
             sns=aws_stack.sns if settings.alerts_topic_arn else None,
-            secrets=app_module.SecretRing(cached, refresh_interval=refresh_interval),
+            secrets=app_classes.SecretRing(cached, refresh_interval=refresh_interval),
             clock=clock,
             verify_signatures=verify_signatures,
         )
@@ -246,7 +290,8 @@ def make_receiver(aws_stack: Stack, app_module: ModuleType) -> ReceiverFactory:
 def load_app_module(name: str) -> ModuleType:
     """app.py imported whole, as the runtime imports it (module-level set-up included)."""
     spec = importlib.util.spec_from_file_location(name, FUNCTION_DIR / "app.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import recharge_delivery as rules  # the handler's module: conftest puts its folder on sys.path
 
 from common.errors import BadInput
 from common.timeutil import TimestampError
 from tests.unit.recharge.conftest import RESOURCES, fixture_record, webhook_body
-
-import recharge_delivery as rules  # noqa: E402, I001 - on sys.path through conftest (the image's layout)
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -53,12 +52,16 @@ def test_every_real_fixture_parses(resource: str) -> None:
 def test_subscription_item() -> None:
     key, item = rules.hot_item(_parse("subscription", "subscription/cancelled"), NEW_YORK) or ({}, {})
     assert key == {"subscription_id": "153601366"}
-    assert item["customer_id"] == "64962974" and item["customer_key"] == "recharge:64962974"
-    assert item["status"] == "active" and item["price"] == 24.3 and item["quantity"] == 1
+    assert item["customer_id"] == "64962974"
+    assert item["customer_key"] == "recharge:64962974"
+    assert item["status"] == "active"
+    assert item["price"] == 24.3
+    assert item["quantity"] == 1
     assert item["created_at"] == "2021-05-13T09:46:47.000000Z"
     assert item["next_charge_scheduled_at"] == "2024-05-12"  # a date stays a date
     assert item["cancelled_at"] is None
-    assert item["last_topic"] == "subscription/cancelled" and item["deleted"] is False
+    assert item["last_topic"] == "subscription/cancelled"
+    assert item["deleted"] is False
     assert item["external_product_id"] == {"ecommerce": "6642695864491"}
 
 
@@ -67,17 +70,20 @@ def test_charge_item_links_customer_and_subscriptions() -> None:
     assert key == {"charge_id": "580825303"}
     assert item["customer_id"] == "64962974"  # 2021-11 charges name the customer as customer.id
     assert item["subscription_ids"] == ["153601366"]
-    assert item["status"] == "success" and item["total_price"] == "29.20"
+    assert item["status"] == "success"
+    assert item["total_price"] == "29.20"
     assert item["processed_at"] == "2023-05-13T04:07:33.000000Z"
     assert item["scheduled_at"] == "2023-05-13"
-    assert "email" not in item and "billing_address" not in item
+    assert "email" not in item
+    assert "billing_address" not in item
 
 
 def test_order_item_is_an_invoice_linked_to_shopify() -> None:
     key, item = rules.hot_item(_parse("order"), NEW_YORK) or ({}, {})
     assert key == {"order_id": "534919106"}
     assert item["shopify_order_id"] == "5006149877931"
-    assert item["charge_id"] == "580825303" and item["customer_id"] == "64962974"
+    assert item["charge_id"] == "580825303"
+    assert item["customer_id"] == "64962974"
     assert item["scheduled_at"] == "2023-05-13T04:00:00.000000Z"
     assert item["external_order_name"] == {"ecommerce": "#1016"}
 
@@ -104,15 +110,18 @@ def test_legacy_2021_01_shapes_link_the_same_ids() -> None:
         {},
         {},
     )
-    assert charge_item["subscription_ids"] == ["5"] and charge_item["customer_id"] == "9"
-    assert order_item["shopify_order_id"] == "123" and order_item["charge_id"] == "7"
+    assert charge_item["subscription_ids"] == ["5"]
+    assert charge_item["customer_id"] == "9"
+    assert order_item["shopify_order_id"] == "123"
+    assert order_item["charge_id"] == "7"
     assert customer_item["shopify_customer_id"] == "456"
 
 
 def test_unknown_index_keys_are_left_out_not_nulled() -> None:
     record = {"id": 1, "updated_at": "2024-01-01T00:00:00Z", "customer_id": None}
     _, item = rules.hot_item(_parse("subscription", body=webhook_body("subscription", record)), NEW_YORK) or ({}, {})
-    assert "customer_id" not in item and "customer_key" not in item
+    assert "customer_id" not in item
+    assert "customer_key" not in item
 
 
 # ------------------------------------------------------------------------------ timestamps
@@ -215,7 +224,8 @@ def test_included_objects_are_tolerated_and_ids_may_be_text() -> None:
     record = dict(fixture_record("subscription"), id="153601366")
     body = json.dumps({"subscription": record, "customer": fixture_record("customer")}).encode()
     delivery = rules.parse(body, "subscription/updated", NEW_YORK)
-    assert delivery.resource == "subscription" and delivery.resource_id == "153601366"
+    assert delivery.resource == "subscription"
+    assert delivery.resource_id == "153601366"
 
 
 def test_event_ids_recognise_duplicates_and_let_deletes_win_ties() -> None:
@@ -224,8 +234,10 @@ def test_event_ids_recognise_duplicates_and_let_deletes_win_ties() -> None:
     other_body = webhook_body("subscription", dict(fixture_record("subscription"), status="paused"))
     assert _parse("subscription", body=other_body).event_id != first.event_id
     deleted = _parse("subscription", "subscription/deleted")
-    assert deleted.updated_at == first.updated_at and deleted.event_id > first.event_id
-    assert deleted.is_delete and not first.is_delete
+    assert deleted.updated_at == first.updated_at
+    assert deleted.event_id > first.event_id
+    assert deleted.is_delete
+    assert not first.is_delete
 
 
 # ------------------------------------------------------------------------------ alerts
@@ -246,7 +258,9 @@ def test_alerts_for_cancellations_and_charges_at_max_retries_carry_ids_only() ->
     assert "charge 580825303" in subject
     assert json.loads(message)["subscription_ids"] == ["153601366"]
     for text in (subject, message):
-        assert "kozakevich" not in text.lower() and "wilson" not in text.lower() and "+1614" not in text
+        assert "kozakevich" not in text.lower()
+        assert "wilson" not in text.lower()
+        assert "+1614" not in text
 
 
 def test_no_alert_for_other_topics() -> None:

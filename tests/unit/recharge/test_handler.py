@@ -67,7 +67,8 @@ def test_every_real_fixture_lands_in_the_lake_and_its_hot_store(
     item = aws_stack.item(TABLE_OF[resource], KEY_OF[resource](str(record["id"])))
     assert item is not None
     assert item["source_updated_at"].startswith("2023-05-13T04:")
-    assert item["source_event_id"].startswith("1-") and item["last_topic"] == topic
+    assert item["source_event_id"].startswith("1-")
+    assert item["last_topic"] == topic
     assert aws_stack.item_count() == 1
 
 
@@ -87,7 +88,8 @@ def test_duplicates_and_late_deliveries_keep_the_newest_state(aws_stack: Stack, 
     assert response_json(receiver.handle(signed_event(newer, "subscription/cancelled")))["outcome"] == "duplicate"
     assert response_json(receiver.handle(signed_event(older, "subscription/updated")))["outcome"] == "stale"
     item = aws_stack.item("subscriptions", {"subscription_id": "153601366"})
-    assert item is not None and item["status"] == "cancelled"
+    assert item is not None
+    assert item["status"] == "cancelled"
     assert item["source_updated_at"] == "2023-06-01T00:00:00.000000Z"
     assert len(aws_stack.objects("raw/")) == 2  # each version once in the lake, the late one included
 
@@ -98,7 +100,9 @@ def test_a_delete_marks_the_item(aws_stack: Stack, make_receiver: ReceiverFactor
     receiver.handle(signed_event(body, "charge/updated"))
     assert response_json(receiver.handle(signed_event(body, "charge/deleted")))["outcome"] == "written"
     item = aws_stack.item("charges", {"charge_id": "580825303"})
-    assert item is not None and item["deleted"] is True and item["last_topic"] == "charge/deleted"
+    assert item is not None
+    assert item["deleted"] is True
+    assert item["last_topic"] == "charge/deleted"
 
 
 # ------------------------------------------------------------------------------ refused deliveries
@@ -143,7 +147,8 @@ def test_other_methods_are_405(aws_stack: Stack, make_receiver: ReceiverFactory,
     event = signed_event(webhook_body("subscription"), "subscription/created")
     event["requestContext"]["http"]["method"] = method
     response = make_receiver().handle(event)
-    assert response["statusCode"] == 405 and response["headers"]["allow"] == "POST"
+    assert response["statusCode"] == 405
+    assert response["headers"]["allow"] == "POST"
     _assert_nothing_stored(aws_stack)
 
 
@@ -191,7 +196,8 @@ def test_authentic_but_unprocessable_deliveries_are_quarantined_and_answered_200
     assert response_json(response) == {"status": "quarantined", "reason": reason}
     objects = aws_stack.objects()
     (key,) = objects
-    assert key.startswith("quarantine/recharge/dt=") and f"/{reason}/" in key
+    assert key.startswith("quarantine/recharge/dt=")
+    assert f"/{reason}/" in key
     assert objects[key] == body  # verbatim, byte for byte
     head = aws_stack.s3.head_object(Bucket=aws_stack.bucket, Key=key)
     assert head["Metadata"]["reason"] == reason
@@ -230,7 +236,8 @@ def test_aws_failures_are_5xx_so_recharge_retries_and_a_retry_converges(
         assert receiver.handle(event)["statusCode"] == status
     assert aws_stack.item_count() == 0
     retried = receiver.handle(event)
-    assert retried["statusCode"] == 200 and response_json(retried)["outcome"] == "written"
+    assert retried["statusCode"] == 200
+    assert response_json(retried)["outcome"] == "written"
 
 
 def test_a_failed_hot_store_write_after_the_lake_write_is_retried_to_the_same_end(
@@ -332,7 +339,8 @@ def test_cancellations_and_max_retries_publish_id_only_alerts(aws_stack: Stack, 
     assert cancelled["message"]["subscription_id"] == "153601366"
     assert cancelled["subject"] == "Recharge subscription cancelled: subscription 153601366"
     text = json.dumps(alerts).lower()
-    assert "kozakevich" not in text and "example.com" not in text
+    assert "kozakevich" not in text
+    assert "example.com" not in text
 
 
 def test_alerts_follow_the_version_rules(aws_stack: Stack, make_receiver: ReceiverFactory) -> None:
@@ -360,18 +368,25 @@ def test_no_alerts_without_a_topic(aws_stack: Stack, make_receiver: ReceiverFact
 
 
 def test_logs_never_contain_a_body_a_secret_or_a_signature(
-    aws_stack: Stack, make_receiver: ReceiverFactory, capsys: pytest.CaptureFixture[str]
+    aws_stack: Stack, make_receiver: ReceiverFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from common.observability import logger
+
     receiver = make_receiver()
     marker = "kozakevich_k@example.com"
     body = webhook_body("subscription", dict(fixture_record("subscription"), product_title=marker))
     good = signed_event(body, "subscription/cancelled")
     forged = signed_event(body, "subscription/cancelled", secret="forged")
-    for event in (good, forged, signed_event(b"\xff" + body, "subscription/updated", base64_body=True)):
-        receiver.handle(event)
-    output = capsys.readouterr()
-    logged = output.out + output.err
-    assert "delivery stored" in logged and "delivery refused: signature" in logged  # the logs are there
+    with caplog.at_level("DEBUG", logger=logger.name):  # the handler's own logger, at its most verbose
+        for event in (good, forged, signed_event(b"\xff" + body, "subscription/updated", base64_body=True)):
+            receiver.handle(event)
+    # every record as the function writes it: Powertools' JSON with all its extra keys
+    records = [record for record in caplog.records if record.name == logger.name]
+    logged = "\n".join(logger.registered_formatter.format(record) for record in records)
+    assert "delivery stored" in logged
+    assert "delivery refused: signature" in logged
+    assert "delivery quarantined" in logged
+    assert '"reason":"mismatch"' in logged
     for secret_thing in (
         SECRET,
         marker,
@@ -400,17 +415,28 @@ class _Context:
 
 
 def test_the_handler_entry_point_as_the_runtime_calls_it(
-    aws_stack: Stack, app_module: Any, capsys: pytest.CaptureFixture[str]
+    aws_stack: Stack,
+    app_module: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from common.observability import logger, metrics
+
+    metrics.clear_metrics()
     event = signed_event(webhook_body("subscription"), "subscription/created")
-    response = app_module.handler(event, _Context())
+    with caplog.at_level("INFO", logger=logger.name):
+        response = app_module.handler(event, _Context())
     assert response["statusCode"] == 200
     assert response_json(response)["outcome"] == "written"
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    metrics = [line for line in emitted if "_aws" in line]
-    assert metrics and metrics[-1]["SignatureAccepted"] == [1.0]
-    assert metrics[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "acme/Recharge"
-    assert any(line.get("correlation_id") == "test-request" for line in emitted)
+    flushed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert flushed
+    assert flushed[-1]["SignatureAccepted"] == [1.0]
+    assert flushed[-1]["DeliveryStored"] == [1.0]
+    assert flushed[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "acme/Recharge"
+    lines = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records if r.name == logger.name]
+    stored = next(line for line in lines if line["message"] == "delivery stored")
+    assert stored["correlation_id"] == "test-request"
+    assert stored["function_request_id"] == "request-1"
     assert app_module.settings.alerts_topic_arn == aws_stack.topic_arn
 
 

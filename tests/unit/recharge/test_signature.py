@@ -10,13 +10,12 @@ import hashlib
 import hmac
 
 import pytest
+import recharge_signature as sig  # the handler's module: conftest puts its folder on sys.path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from platformctl.commands.recharge import legacy_signature, signed_headers, timestamped_signature
 from tests.unit.recharge.conftest import OLD_SECRET, SECRET, webhook_body
-
-import recharge_signature as sig  # noqa: E402, I001 - on sys.path through conftest (the image's layout)
 
 NOW = 1_700_000_000
 BODY = webhook_body("subscription")
@@ -46,14 +45,17 @@ def test_known_vectors_of_both_constructions() -> None:
 @pytest.mark.parametrize("scheme", ["legacy", "timestamped", "both"])
 def test_valid_signatures_pass(scheme: str) -> None:
     verdict = _verify(_headers(scheme=scheme))
-    assert verdict.ok and verdict.reason == sig.VALID and verdict.secret_index == 0
+    assert verdict.ok
+    assert verdict.reason == sig.VALID
+    assert verdict.secret_index == 0
     assert verdict.scheme == ("legacy" if scheme == "legacy" else "timestamped")
 
 
 @pytest.mark.parametrize("scheme", ["legacy", "timestamped"])
 def test_wrong_secret_fails(scheme: str) -> None:
     verdict = _verify(_headers(secret="not-the-secret", scheme=scheme))
-    assert not verdict.ok and verdict.reason == sig.MISMATCH
+    assert not verdict.ok
+    assert verdict.reason == sig.MISMATCH
 
 
 @pytest.mark.parametrize("scheme", ["legacy", "timestamped"])
@@ -68,29 +70,35 @@ def test_tampered_body_fails(scheme: str) -> None:
 def test_stale_and_future_timestamps_fail_at_the_window_edges() -> None:
     assert _verify(_headers(scheme="timestamped", t=NOW - WINDOW)).ok
     stale = _verify(_headers(scheme="timestamped", t=NOW - WINDOW - 1))
-    assert not stale.ok and stale.reason == sig.STALE
+    assert not stale.ok
+    assert stale.reason == sig.STALE
     assert _verify(_headers(scheme="timestamped", t=NOW + 300)).ok
     future = _verify(_headers(scheme="timestamped", t=NOW + 301))
-    assert not future.ok and future.reason == sig.FUTURE
+    assert not future.ok
+    assert future.reason == sig.FUTURE
 
 
 def test_a_stale_timestamped_header_is_not_rescued_by_a_valid_legacy_header() -> None:
     headers = _headers(scheme="both", t=NOW - WINDOW - 60)
     assert sig.verify(BODY, {sig.LEGACY_HEADER: headers[sig.LEGACY_HEADER]}, [SECRET], now=NOW).ok
     verdict = _verify(headers)
-    assert not verdict.ok and verdict.reason == sig.STALE
+    assert not verdict.ok
+    assert verdict.reason == sig.STALE
 
 
 def test_missing_signature_fails() -> None:
     verdict = _verify({"content-type": "application/json"})
-    assert not verdict.ok and verdict.reason == sig.MISSING and verdict.scheme == "none"
+    assert not verdict.ok
+    assert verdict.reason == sig.MISSING
+    assert verdict.scheme == "none"
 
 
 def test_both_headers_with_one_bad() -> None:
     good = _headers(scheme="both")
     bad_timestamped = dict(good, **{sig.TIMESTAMPED_HEADER: f"t={NOW},v1={'0' * 64}"})
     verdict = _verify(bad_timestamped)
-    assert not verdict.ok and verdict.scheme == "timestamped"  # no fallback to the (good) legacy header
+    assert not verdict.ok
+    assert verdict.scheme == "timestamped"
     bad_legacy = dict(good, **{sig.LEGACY_HEADER: "0" * 64})
     assert _verify(bad_legacy).ok  # the timestamped header decides when present
 
@@ -98,7 +106,8 @@ def test_both_headers_with_one_bad() -> None:
 def test_rotated_secret_is_accepted_only_while_it_is_the_previous_one() -> None:
     headers = _headers(secret=OLD_SECRET, scheme="timestamped")
     verdict = _verify(headers, secrets=(SECRET, OLD_SECRET))
-    assert verdict.ok and verdict.secret_index == 1
+    assert verdict.ok
+    assert verdict.secret_index == 1
     assert not _verify(headers, secrets=(SECRET,)).ok
     legacy = _headers(secret=OLD_SECRET, scheme="legacy")
     assert _verify(legacy, secrets=(SECRET, OLD_SECRET)).secret_index == 1
@@ -119,7 +128,8 @@ def test_rotated_secret_is_accepted_only_while_it_is_the_previous_one() -> None:
 )
 def test_malformed_timestamped_headers_fail(value: str) -> None:
     verdict = _verify({sig.TIMESTAMPED_HEADER: value})
-    assert not verdict.ok and verdict.reason == sig.MALFORMED
+    assert not verdict.ok
+    assert verdict.reason == sig.MALFORMED
 
 
 def test_several_v1_values_and_unknown_keys_are_read_by_key() -> None:

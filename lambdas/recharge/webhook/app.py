@@ -1,0 +1,367 @@
+"""Recharge webhooks over the HTTP API: authenticity first, then the lake and the hot stores.
+
+One invocation is one delivery (API Gateway HTTP API, payload format 2.0). In order:
+
+1. only POST (else 405), at most ``MAX_BODY_BYTES`` (else 413), the body base64-decoded when API
+   Gateway says so (undecodable: 400);
+2. the signature on the raw bytes (``recharge_signature``), with the current and, during a rotation,
+   the previous webhook secret: a failure is 401 and nothing of the body is stored or logged;
+3. the delivery's topic, resource and version (``recharge_delivery``): an authentic delivery that cannot
+   be processed is quarantined verbatim with its reason and answered 200, because a retry cannot fix it
+   and Recharge deletes a webhook after 20 failed attempts;
+4. the raw body to ``raw/recharge/<resource>/topic=<topic>/dt=<date>/<id>-<updated_at>.json``, the newest
+   state to the hot store (conditional on ``updated_at``; addresses are raw only), the alert for a
+   cancellation or a charge at max retries when an alerts topic is configured; then 200.
+
+An AWS failure in steps 3-4 answers 503 (throttling, timeouts) or 500 (anything else) so that Recharge
+retries; every write is idempotent, so a retry after a partial success converges. Logs carry ids,
+topics, reasons and sizes, never a body, a secret or a signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common import aws
+from common.config import ConfigError, env_field, load_settings
+from common.errors import BadInput, TransientError
+from common.hotstore import Outcome, SourceVersion, upsert_if_newer
+from common.lake import Lake, UnsafeKeyError
+from common.observability import MetricUnit, logger, metrics, tracer
+from common.secret_cache import CachedSecret, SecretFormatError
+from common.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
+    # mypy, which sees the whole repository, knows them by their path under lambdas/.
+    from recharge.webhook import recharge_delivery as rules
+    from recharge.webhook import recharge_signature as signature
+else:
+    import recharge_delivery as rules
+    import recharge_signature as signature
+
+SOURCE = rules.SOURCE
+SECRET_KEY = "webhook_secret"  # noqa: S105 - the name of the key in the secret's JSON, not a secret
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "SlowDown",
+        "ProvisionedThroughputExceededException", "RequestThrottled", "TooManyRequestsException",
+        "InternalError", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+        "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+        "TransactionConflictException", "KMSThrottlingException", "LimitExceededException",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    subscriptions_table: str = env_field("SUBSCRIPTIONS_TABLE_NAME")
+    charges_table: str = env_field("CHARGES_TABLE_NAME")
+    invoices_table: str = env_field("INVOICES_TABLE_NAME")
+    customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
+    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    secret_arn: str = env_field("WEBHOOK_SECRET_ARN")
+    alerts_topic_arn: str = env_field("ALERTS_TOPIC_ARN", default="")
+    naive_timezone: str = env_field("RECHARGE_NAIVE_TIMEZONE", default="America/New_York")
+    max_body_bytes: int = env_field("MAX_BODY_BYTES", default=1024 * 1024)
+    signature_max_age_seconds: int = env_field("SIGNATURE_MAX_AGE_SECONDS", default=signature.DEFAULT_MAX_AGE_SECONDS)
+    signature_future_skew_seconds: int = env_field(
+        "SIGNATURE_FUTURE_SKEW_SECONDS", default=signature.DEFAULT_FUTURE_SKEW_SECONDS
+    )
+    secret_cache_seconds: float = env_field("SECRET_CACHE_SECONDS", default=300.0)
+    secret_refresh_min_interval_seconds: float = env_field("SECRET_REFRESH_MIN_INTERVAL_SECONDS", default=60.0)
+
+    def table_for(self, resource: str) -> str | None:
+        return {
+            "subscription": self.subscriptions_table,
+            "charge": self.charges_table,
+            "order": self.invoices_table,
+            "customer": self.customers_table,
+        }.get(resource)
+
+    def naive_zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.naive_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"environment variable RECHARGE_NAIVE_TIMEZONE={self.naive_timezone!r} is not an IANA time zone"
+            ) from None
+
+
+class SecretRing:
+    """The webhook secrets that may have signed a delivery: current, and previous during a rotation.
+
+    Values are cached (``CachedSecret``) for ``max_age`` seconds. A signature that matches no cached
+    value may mean the secret was rotated since: the cache is then refreshed, but at most once per
+    ``refresh_interval`` seconds, so forged requests cannot turn into a Secrets Manager call each.
+    """
+
+    def __init__(
+        self,
+        cached: CachedSecret,
+        *,
+        refresh_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cached = cached
+        self._refresh_interval = refresh_interval
+        self._clock = clock
+        self._last_refresh: float | None = None
+
+    def values(self) -> list[str]:
+        current = self._cached.current().get(SECRET_KEY, "")
+        if not current:
+            raise SecretFormatError(f"the webhook secret has no {SECRET_KEY!r} key")
+        found = [current]
+        previous = (self._cached.previous() or {}).get(SECRET_KEY, "")
+        if previous and previous != current:
+            found.append(previous)
+        return found
+
+    def refresh(self) -> bool:
+        """Drop the cached values if the last refresh is old enough; True when it did."""
+        now = self._clock()
+        if self._last_refresh is not None and now - self._last_refresh < self._refresh_interval:
+            return False
+        self._last_refresh = now
+        self._cached.invalidate()
+        return True
+
+
+def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "body": json.dumps(body, sort_keys=True),
+        "isBase64Encoded": False,
+    }
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, TransientError | BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return error.get("Code", "") in _TRANSIENT_CODES or status >= 500 or status == 429
+    return False
+
+
+def _failure(exc: Exception, stage: str) -> dict[str, Any]:
+    """A 5xx for an AWS failure, so Recharge retries; logged by type and code, never by content."""
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+    transient = _is_transient(exc)
+    logger.error(
+        "delivery not processed",
+        extra={"stage": stage, "error_type": type(exc).__name__, "error_code": code, "transient": transient},
+    )
+    metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
+    if transient:
+        return _response(503, {"error": "temporarily unavailable; retry later"}, {"retry-after": "60"})
+    return _response(500, {"error": "internal error; retry later"})
+
+
+class Receiver:
+    """Handles one delivery at a time; all collaborators are given, so tests and benchmarks build their own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        s3: S3Client,
+        dynamodb: DynamoDBClient,
+        sns: SNSClient | None,
+        secrets: SecretRing,
+        clock: Callable[[], float] = time.time,
+        verify_signatures: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.lake = Lake(s3, settings.bucket)
+        self.dynamodb = dynamodb
+        self.sns = sns
+        self.secrets = secrets
+        self.clock = clock
+        self.naive_zone = settings.naive_zone()
+        # Only the benchmark turns this off, to measure what the check costs; no setting reaches it.
+        self.verify_signatures = verify_signatures
+
+    # ------------------------------------------------------------------------------ entry point
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        context = event.get("requestContext") or {}
+        method = str((context.get("http") or {}).get("method", "")).upper()
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        if method != "POST":
+            metrics.add_metric(name="MethodNotAllowed", unit=MetricUnit.Count, value=1)
+            return _response(405, {"error": "method not allowed; Recharge deliveries are POST"}, {"allow": "POST"})
+        body = self._body(event)
+        if isinstance(body, dict):
+            return body
+        if self.verify_signatures:
+            refused = self._authenticate(body, headers)
+            if refused is not None:
+                return refused
+        return self._process(body, headers, event.get("pathParameters") or {})
+
+    # ------------------------------------------------------------------------------ steps
+
+    def _body(self, event: Mapping[str, Any]) -> bytes | dict[str, Any]:
+        limit = self.settings.max_body_bytes
+        text = event.get("body") or ""
+        if not isinstance(text, str):
+            return _response(400, {"error": "unreadable body"})
+        encoded = bool(event.get("isBase64Encoded"))
+        # Refuse an oversized body before decoding it (base64 is 4 characters per 3 bytes).
+        text_limit = (limit // 3 + 1) * 4 if encoded else limit
+        if len(text) > text_limit:
+            return self._too_large(len(text))
+        if encoded:
+            try:
+                body = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                metrics.add_metric(name="BadEncoding", unit=MetricUnit.Count, value=1)
+                return _response(400, {"error": "body is not valid base64"})
+        else:
+            body = text.encode("utf-8", "surrogatepass")
+        if len(body) > limit:
+            return self._too_large(len(body))
+        return body
+
+    def _too_large(self, size: int) -> dict[str, Any]:
+        logger.warning("delivery refused: body too large", extra={"body_bytes": size})
+        metrics.add_metric(name="BodyTooLarge", unit=MetricUnit.Count, value=1)
+        return _response(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
+
+    def _authenticate(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        try:
+            verdict = self._verify(body, headers)
+            if verdict.reason == signature.MISMATCH and self.secrets.refresh():
+                verdict = self._verify(body, headers)  # the secret may have been rotated since it was cached
+        except (ClientError, BotoCoreError, SecretFormatError) as exc:
+            if isinstance(exc, SecretFormatError):
+                logger.error("webhook secret unusable", extra={"error_type": type(exc).__name__})
+                metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
+                return _response(500, {"error": "internal error; retry later"})
+            return _failure(exc, "secret")
+        if not verdict.ok:
+            logger.warning(
+                "delivery refused: signature",
+                extra={"scheme": verdict.scheme, "reason": verdict.reason, "body_bytes": len(body)},
+            )
+            metrics.add_metric(name="SignatureRejected", unit=MetricUnit.Count, value=1)
+            return _response(401, {"error": "invalid or missing signature"})
+        metrics.add_metric(name="SignatureAccepted", unit=MetricUnit.Count, value=1)
+        if verdict.secret_index:
+            logger.info("delivery signed with the previous webhook secret", extra={"scheme": verdict.scheme})
+        return None
+
+    def _verify(self, body: bytes, headers: Mapping[str, str]) -> signature.Verdict:
+        return signature.verify(
+            body,
+            headers,
+            self.secrets.values(),
+            now=self.clock(),
+            max_age=self.settings.signature_max_age_seconds,
+            future_skew=self.settings.signature_future_skew_seconds,
+        )
+
+    def _process(self, body: bytes, headers: Mapping[str, str], path: Mapping[str, str]) -> dict[str, Any]:
+        received_at = utc_now()
+        try:
+            topic = rules.resolve_topic(path, headers)
+            delivery = rules.parse(body, topic, self.naive_zone)
+            key = delivery.raw_key()
+        except (BadInput, UnsafeKeyError) as exc:
+            reason = exc.reason if isinstance(exc, BadInput) else "unsafe-key"
+            return self._quarantine(body, reason, str(exc), received_at)
+        logger.append_keys(topic=delivery.topic, resource_id=delivery.resource_id)
+        try:
+            self.lake.put_verbatim(key, body, metadata={"topic": delivery.topic, "event-id": delivery.event_id})
+            outcome = self._upsert(delivery)
+            if outcome is not Outcome.STALE:
+                self._alert(delivery)
+        except (ClientError, BotoCoreError, TransientError) as exc:
+            return _failure(exc, "store")
+        metrics.add_metric(name="DeliveryStored", unit=MetricUnit.Count, value=1)
+        if outcome is Outcome.STALE:
+            metrics.add_metric(name="StaleDelivery", unit=MetricUnit.Count, value=1)
+        logger.info("delivery stored", extra={"raw_key": key, "outcome": outcome.value})
+        return _response(
+            200,
+            {"status": "accepted", "topic": delivery.topic, "id": delivery.resource_id, "outcome": outcome.value},
+        )
+
+    def _quarantine(self, body: bytes, reason: str, detail: str, received_at: datetime) -> dict[str, Any]:
+        try:
+            key = self.lake.quarantine(source=SOURCE, reason=reason, body=body, received_at=received_at, detail=detail)
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, "quarantine")
+        logger.warning("delivery quarantined", extra={"reason": reason, "quarantine_key": key})
+        metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
+        return _response(200, {"status": "quarantined", "reason": reason})
+
+    def _upsert(self, delivery: rules.Delivery) -> Outcome:
+        item = rules.hot_item(delivery, self.naive_zone)
+        table = self.settings.table_for(delivery.resource)
+        if item is None or table is None:
+            return Outcome.WRITTEN  # raw only (addresses): the lake write above is the whole job
+        key, attributes = item
+        return upsert_if_newer(
+            self.dynamodb,
+            table,
+            key,
+            attributes,
+            SourceVersion.of(delivery.updated_at, delivery.event_id),
+            updated_at=delivery.updated_at,
+        )
+
+    def _alert(self, delivery: rules.Delivery) -> None:
+        """Published on a fresh write and on a duplicate (a retry after a failed publish must publish)."""
+        if not self.settings.alerts_topic_arn or self.sns is None:
+            return
+        alert = rules.alert(delivery)
+        if alert is None:
+            return
+        subject, message = alert
+        self.sns.publish(TopicArn=self.settings.alerts_topic_arn, Subject=subject, Message=message)
+        metrics.add_metric(name="AlertPublished", unit=MetricUnit.Count, value=1)
+
+
+def build_receiver(settings: Settings) -> Receiver:
+    """The receiver of a deployed function: clients and the secret cache from the environment."""
+    cached = CachedSecret(aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds)
+    return Receiver(
+        settings,
+        s3=aws.s3(),
+        dynamodb=aws.dynamodb(),
+        sns=aws.sns() if settings.alerts_topic_arn else None,
+        secrets=SecretRing(cached, refresh_interval=settings.secret_refresh_min_interval_seconds),
+    )
+
+
+settings = load_settings(Settings)
+receiver = build_receiver(settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    if request_id:
+        logger.set_correlation_id(str(request_id))
+    return receiver.handle(event)

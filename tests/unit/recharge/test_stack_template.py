@@ -1,0 +1,182 @@
+"""The recharge-webhook stack: the routes Recharge calls reach the handler, the role is least-privilege,
+every alarm has its runbook, and cfn-lint (with the serverless rules) and checkov pass with both
+environments' parameters."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from platformctl import lint
+from platformctl.manifest import REPO_ROOT, load_manifest
+from platformctl.params import check_parameters, template_parameters
+from platformctl.templates import load_template
+
+TEMPLATE = REPO_ROOT / "infrastructure" / "recharge" / "recharge-webhook.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for body in template["Resources"].values():
+        if body["Type"] == "AWS::IAM::Role":
+            for policy in body["Properties"].get("Policies", []):
+                found += policy["PolicyDocument"]["Statement"]
+        elif body["Type"] == "AWS::IAM::Policy":
+            found += body["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_both_routes_take_any_method_to_the_function_with_payload_2(template: dict[str, Any]) -> None:
+    routes = _of_type(template, "AWS::ApiGatewayV2::Route")
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
+        "ANY /recharge/webhooks",
+        "ANY /recharge/webhooks/{resource}/{event}",
+    }
+    (integration_id, integration), *_ = _of_type(template, "AWS::ApiGatewayV2::Integration").items()
+    assert all(r["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{integration_id}}}"} for r in routes.values())
+    props = integration["Properties"]
+    assert props["IntegrationType"] == "AWS_PROXY"
+    assert props["PayloadFormatVersion"] == "2.0"
+    assert props["IntegrationUri"] == {"Fn::GetAtt": ["RechargeWebhookFunction", "Arn"]}
+
+
+def test_stage_throttles_and_logs_json_without_headers(template: dict[str, Any]) -> None:
+    (stage,) = _of_type(template, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    log_format = stage["Properties"]["AccessLogSettings"]["Format"]
+    fields = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", log_format))
+    assert {"requestId", "status", "routeKey", "integrationLatency"} <= set(fields)
+    assert "header" not in log_format.lower()
+    assert "body" not in log_format.lower()
+    groups = _of_type(template, "AWS::Logs::LogGroup")
+    assert stage["Properties"]["AccessLogSettings"]["DestinationArn"] == {
+        "Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]
+    }
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+    assert all("KmsKeyId" in g["Properties"] for g in groups.values())
+
+
+def test_function_is_the_manifest_image_with_tracing_and_its_own_log_group(template: dict[str, Any]) -> None:
+    function = template["Resources"]["RechargeWebhookFunction"]["Properties"]
+    assert function["PackageType"] == "Image"
+    assert function["Code"] == {"ImageUri": {"Ref": "RechargeImageUri"}}
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert (function["MemorySize"], function["Timeout"]) == (512, 10)
+    log_group = template["Resources"]["RechargeWebhookLogGroup"]["Properties"]
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${RechargeWebhookFunction}"}
+    variables = function["Environment"]["Variables"]
+    assert variables["ALERTS_TOPIC_ARN"] == {"Fn::If": ["HasBusinessAlerts", {"Ref": "BusinessAlertsTopicArn"}, ""]}
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "${Brand}/Recharge"}
+    manifest = load_manifest()
+    (stack,) = manifest.select("recharge", "webhook")
+    assert stack.images == {"RechargeImageUri": "recharge-webhook"}
+
+
+def test_the_role_reaches_only_its_tables_prefixes_secret_and_topic(template: dict[str, Any]) -> None:
+    by_sid = {s["Sid"]: s for s in _statements(template)}
+    assert by_sid["HotStores"]["Action"] == "dynamodb:UpdateItem"
+    assert len(by_sid["HotStores"]["Resource"]) == 4
+    assert [r["Fn::Sub"].rsplit("/", 2)[-2] for r in by_sid["LakeRawAndQuarantineOfRecharge"]["Resource"]] == [
+        "recharge",
+        "recharge",
+    ]
+    assert by_sid["LakeRawAndQuarantineOfRecharge"]["Action"] == "s3:PutObject"
+    assert by_sid["WebhookSecret"] == {
+        "Sid": "WebhookSecret",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": {"Ref": "RechargeWebhookSecretArn"},
+    }
+    assert by_sid["PublishBusinessAlerts"]["Resource"] == {"Ref": "BusinessAlertsTopicArn"}
+    for sid in (
+        "LakeKeyThroughS3",
+        "TablesKeyThroughDynamoDb",
+        "SecretsKeyThroughSecretsManager",
+        "AlertsTopicKeyThroughSns",
+    ):
+        assert "kms:ViaService" in json.dumps(by_sid[sid]["Condition"]), sid
+    stars = [s["Sid"] for s in by_sid.values() if s["Resource"] == "*"]
+    assert stars == ["XRayAdmitsNoResourceLevelPermissions"]
+    policies = _of_type(template, "AWS::IAM::Policy")
+    assert {p.get("Condition") for p in policies.values()} == {"HasBusinessAlerts", "HasBusinessAlertsKey"}
+
+
+def test_the_invoke_permission_is_scoped_to_this_api(template: dict[str, Any]) -> None:
+    (permission,) = _of_type(template, "AWS::Lambda::Permission").values()
+    source = permission["Properties"]["SourceArn"]["Fn::Sub"]
+    assert "${HttpApi}/" in source
+    assert source.endswith("/recharge/webhooks*")
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_alarms_notify_the_alerts_topic_and_have_runbooks(template: dict[str, Any]) -> None:
+    alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+    slugs = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        slug = props["AlarmName"]["Fn::Sub"].removeprefix("${Brand}-${Environment}-")
+        slugs.add(slug)
+        assert props["AlarmActions"] == [{"Ref": "AlertsTopicArn"}]
+        assert props["AlarmDescription"].endswith(f"Runbook: docs/runbooks/{slug}.md")
+        runbook = (REPO_ROOT / "docs" / "runbooks" / f"{slug}.md").read_text(encoding="utf-8")
+        assert runbook.startswith("# ")
+        assert "## " in runbook
+    assert slugs == {
+        "recharge-webhook-errors",
+        "recharge-webhook-throttles",
+        "recharge-webhook-5xx",
+        "recharge-webhook-signature-failures",
+        "recharge-webhook-latency",
+        "recharge-webhook-quarantine",
+    }
+    rate = alarms["SignatureFailuresAlarm"]["Properties"]["Metrics"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in rate if "MetricStat" in m}
+    assert names == {"SignatureRejected", "SignatureAccepted"}  # the handler's own metric names
+
+
+def test_the_webhook_url_output_is_what_the_local_cloud_publishes(template: dict[str, Any]) -> None:
+    assert template["Outputs"]["RechargeWebhookUrl"]["Value"] == {"Fn::Sub": "${HttpApi.ApiEndpoint}/recharge/webhooks"}
+
+
+def _deployments() -> list[tuple[Any, dict[str, str]]]:
+    manifest = load_manifest()
+    (stack,) = manifest.select("recharge", "webhook")
+    declared = template_parameters(stack)
+    pairs = []
+    for environment in ("local", "prod"):
+        check = check_parameters(stack, environment)
+        assert check.problems() == []
+        values = dict(check.file_values)
+        for name in stack.fed_parameters:
+            values[name] = lint.fed_placeholder(name, str(declared[name].get("Type", "String")))
+        pairs.append((stack.template_path, values))
+        without_alerts = dict(values, BusinessAlertsTopicArn="", BusinessAlertsKmsKeyArn="")
+        pairs.append((stack.template_path, without_alerts))  # the optional wiring off
+    return pairs
+
+
+@pytest.mark.slow
+def test_cfn_lint_with_informational_and_serverless_rules_is_clean() -> None:
+    code, output = lint.cfn_lint(_deployments())
+    assert code == 0, output
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing() -> None:
+    code, output = lint.checkov([TEMPLATE])
+    assert code == 0, output
+    assert "Failed checks: 0" in output
