@@ -213,7 +213,8 @@ def test_every_declared_resource_exists_with_its_key_properties(local_cloud: Any
     for result, template, resource in _deployed(local_cloud):
         if result.stack_name not in parameters:
             stack = cfn.describe_stacks(StackName=result.stack_name)["Stacks"][0]
-            parameters[result.stack_name] = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+            given = stack.get("Parameters", [])
+            parameters[result.stack_name] = {p["ParameterKey"]: p["ParameterValue"] for p in given}
         logical_id = resource["LogicalResourceId"]
         declared = template["Resources"][logical_id]
         assert resource["ResourceType"] == declared["Type"]

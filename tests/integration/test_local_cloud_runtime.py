@@ -172,6 +172,31 @@ def test_http_api_routes_to_the_function_with_payload_v2(local_cloud: Any, probe
     assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
 
 
+def test_stream_mapping_checkpoints_retries_and_reports_exhausted_batches(
+    local_cloud: Any, probe: dict[str, str]
+) -> None:
+    table = local_cloud.target.client("dynamodb")
+    for item in ({"id": "stream-ok-1"}, {"id": "stream-ok-2"}, {"id": "stream-poison", "fail": "yes"}):
+        table.put_item(TableName=probe["LedgerName"], Item={key: {"S": value} for key, value in item.items()})
+    processed = _drain(local_cloud, probe["ResultsUrl"], 2)
+    assert [(json.loads(m["Body"])["id"], json.loads(m["Body"])["event"]) for m in processed] == [
+        ("stream-ok-1", "INSERT"),
+        ("stream-ok-2", "INSERT"),
+    ]
+    failures = _drain(local_cloud, probe["LedgerFailuresUrl"], 1, timeout=30)
+    assert len(failures) == 1
+    record = json.loads(failures[0]["Body"])
+    batch = record["DDBStreamBatchInfo"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2, "the first attempt and one retry"
+    assert (batch["batchSize"], batch["startSequenceNumber"]) == (1, batch["endSequenceNumber"])
+    assert batch["streamArn"].endswith(batch["streamArn"].split("/stream/")[1])
+    assert _drain(local_cloud, probe["ResultsUrl"], 1, timeout=1) == [], "records before the failure ran once"
+    table.put_item(TableName=probe["LedgerName"], Item={"id": {"S": "stream-after"}})
+    after = _drain(local_cloud, probe["ResultsUrl"], 1)
+    assert [json.loads(m["Body"])["id"] for m in after] == ["stream-after"], "the poller moved past the batch"
+
+
 def test_sqs_mapping_deletes_successes_and_retries_reported_failures(local_cloud: Any, probe: dict[str, str]) -> None:
     sqs = local_cloud.target.client("sqs")
     sqs.send_message_batch(

@@ -492,6 +492,10 @@ NATIVE_TYPES: dict[str, NativeType] = {
                     "StartingPosition",
                     "MaximumBatchingWindowInSeconds",
                     "FunctionResponseTypes",
+                    # applied by the stream poller (stream_poller.py), which refuses BisectBatchOnFunctionError
+                    "MaximumRetryAttempts",
+                    "DestinationConfig",
+                    "BisectBatchOnFunctionError",
                 }
             ),
         ),

@@ -7,6 +7,9 @@ the ``batchItemFailures`` when the mapping reports item failures) and leaves fai
 where the queue's redrive policy moves them to its dead-letter queue after ``maxReceiveCount``. A failed
 message becomes visible again after ``PLATFORM_LOCAL_SQS_RETRY_SECONDS`` (default 1 s) instead of the
 queue's visibility timeout, so a local retry takes seconds, not minutes.
+
+The patch on ``create_event_source_mapping`` here also starts the pollers of DynamoDB-stream mappings
+(``stream_poller``), so one place decides who invokes a mapping's function.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda.utils import get_backend
 from moto.sqs.models import sqs_backends
 
+from platformctl.localcloud import stream_poller
 from platformctl.localcloud.lambda_runtime import LambdaRuntime
 from platformctl.localcloud.services import client
 
@@ -51,6 +55,8 @@ class SqsPoller:
         while not self.stop_event.is_set():
             try:
                 url = url or self.queue_url
+                if not mapping_exists(self.mapping):
+                    return
                 if not self.mapping.enabled:
                     time.sleep(0.5)
                     continue
@@ -134,16 +140,26 @@ class SqsPoller:
 
 
 def _create_mapping(self: Any, spec: dict[str, Any]) -> Any:
+    """Every SQS and DynamoDB-stream mapping gets its poller (streams: see stream_poller)."""
     mapping = _originals["create_event_source_mapping"](self, spec)
-    if ":sqs:" in mapping.event_source_arn and _state["runtime"] is not None:
+    if _state["runtime"] is None:
+        return mapping
+    if ":sqs:" in mapping.event_source_arn:
         for queue in sqs_backends[mapping.account_id][mapping.region].queues.values():
             queue.lambda_event_source_mappings.pop(mapping.function_arn, None)  # the poller invokes, not moto
         _state["pollers"][mapping.uuid] = SqsPoller(_state["runtime"], mapping)
+    elif stream_poller.is_stream_arn(mapping.event_source_arn):
+        _state["pollers"][mapping.uuid] = stream_poller.StreamPoller(_state["runtime"], mapping)
     return mapping
 
 
+def mapping_exists(mapping: Any) -> bool:
+    """False once the mapping was deleted (a poller then stops)."""
+    return mapping.uuid in get_backend(mapping.account_id, mapping.region)._event_source_mappings
+
+
 def pollers_idle() -> bool:
-    return all(poller.idle() for poller in list(_state["pollers"].values()))
+    return all(poller.idle() or not poller.thread.is_alive() for poller in list(_state["pollers"].values()))
 
 
 def install(runtime: LambdaRuntime) -> None:

@@ -34,6 +34,16 @@ def handler(event: Any, context: Any) -> Any:
                 }
             ),
         }
+    if isinstance(event, dict) and event.get("Records", [{}])[0].get("eventSource") == "aws:dynamodb":
+        # An ordered stream: stop at the first failure and report it and everything after it.
+        stream_failures: list[dict[str, str]] = []
+        for record in event["Records"]:
+            image = record["dynamodb"].get("NewImage", {})
+            if stream_failures or "fail" in image:
+                stream_failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+            else:
+                _report("stream", id=image["id"]["S"], event=record["eventName"])
+        return {"batchItemFailures": stream_failures}
     if isinstance(event, dict) and "Records" in event:
         failures = []
         for record in event["Records"]:
