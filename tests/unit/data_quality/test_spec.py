@@ -1,0 +1,171 @@
+"""The spec and the settings: the shipped spec is valid and fits the role; bad ones fail naming the problem."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from common.config import ConfigError, load_settings
+from platformctl.manifest import REPO_ROOT, load_manifest
+from tests.unit.data_quality.conftest import SPEC_FILE, SPEC_KEY, Lake, RunnerFactory, environment
+
+TEMPLATE = REPO_ROOT / "infrastructure" / "data-quality" / "data-quality.yaml"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags kept as {'!Tag': value}."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"!{suffix}": value}
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+def _template() -> dict[str, Any]:
+    return dict(yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_Loader))
+
+
+def _statement(sid: str) -> dict[str, Any]:
+    role = _template()["Resources"]["DataQualityRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    return dict(next(s for s in statements if s.get("Sid") == sid))
+
+
+def _shipped() -> dict[str, Any]:
+    return dict(json.loads(SPEC_FILE.read_text(encoding="utf-8")))
+
+
+def test_the_shipped_spec_is_valid() -> None:
+    import dq_spec
+
+    spec = dq_spec.load_spec(SPEC_FILE.read_bytes(), "shipped")
+    types = {check.type for check in spec.checks}
+    assert types == set(dq_spec.CHECK_TYPES)
+    assert set(spec.sources) == {"shopify", "shopify-bulk", "recharge", "triplewhale"}
+
+
+def test_the_role_may_list_every_prefix_the_spec_reads() -> None:
+    import dq_spec
+
+    spec = dq_spec.load_spec(SPEC_FILE.read_bytes(), "shipped")
+    patterns = _statement("ListTheCheckedPrefixes")["Condition"]["StringLike"]["s3:prefix"]
+    prefixes = {check.prefix for check in spec.checks} | {source.landing for source in spec.sources.values()}
+    for prefix in prefixes:
+        assert any(fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns), f"the role may not list {prefix}"
+
+
+def test_the_role_writes_only_the_results_prefix() -> None:
+    resource = _statement("WriteTheResults")["Resource"]
+    assert resource == {"!Sub": "arn:${AWS::Partition}:s3:::${DataLakeBucketName}/metadata/data-quality/*"}
+    condition = _statement("PutMetricDataAdmitsOnlyANamespaceCondition")["Condition"]
+    assert condition == {"StringEquals": {"cloudwatch:namespace": {"!Sub": "${Brand}/DataQuality"}}}
+
+
+def test_the_spec_key_is_where_the_deploy_tool_uploads_the_spec() -> None:
+    stack = next(s for s in load_manifest().stacks if s.job == "data-quality")
+    [upload] = stack.uploads
+    assert upload.source == "data-ingestion/data-quality"
+    variables = _template()["Resources"]["DataQualityFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SPEC_KEY"] == upload.prefix + SPEC_FILE.name == SPEC_KEY
+
+
+def test_a_bad_spec_names_every_problem() -> None:
+    import dq_spec
+
+    spec = _shipped()
+    spec["checks"][0]["max_age_hour"] = 3  # a typo
+    spec["checks"][1]["id"] = spec["checks"][2]["id"]  # a duplicate
+    spec["checks"][3]["type"] = "volume"
+    spec["checks"][4]["source"] = "klaviyo"
+    spec["checks"][5]["prefix"] = "raw/../secrets/"
+    spec["checks"][7]["max_age_hours"] = 500
+    spec["checks"][-1]["runs"] = 0
+    with pytest.raises(dq_spec.SpecError) as error:
+        dq_spec.parse_spec(spec, "s3://lake/artifacts/data-quality/checks.json")
+    message = str(error.value)
+    assert message.startswith("data-quality spec s3://lake/artifacts/data-quality/checks.json is invalid: ")
+    assert "unknown field(s) ['max_age_hour']" in message
+    assert "is used twice" in message
+    assert "type must be one of freshness, bulk_freshness, quarantine, bulk_manifest, got 'volume'" in message
+    assert "source 'klaviyo' is not one of the spec's sources" in message
+    assert "prefix must be a lake prefix ending in '/', got 'raw/../secrets/'" in message
+    assert "max_age_hours must be between 0.1 and 168, got 500" in message
+    assert "runs must be between 1 and 50, got 0" in message
+    assert len(error.value.problems) == 7
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ([], "the document must be a JSON object"),
+        ({"version": 2, "sources": {"a": {"landing": "raw/a/"}}, "checks": []}, "version must be 1, got 2"),
+        ({"version": 1, "sources": {}, "checks": []}, "sources must be a non-empty object"),
+        ({"version": 1, "sources": {"a": {"landing": "raw/a"}}, "checks": []}, "sources.a.landing must be a lake"),
+    ],
+)
+def test_spec_structure_errors(document: Any, problem: str) -> None:
+    import dq_spec
+
+    with pytest.raises(dq_spec.SpecError, match=problem):
+        dq_spec.parse_spec(document, "x")
+
+
+def test_a_bulk_check_must_read_the_bulk_manifests() -> None:
+    import dq_spec
+
+    spec = _shipped()
+    spec["checks"][-1]["prefix"] = "raw/shopify/bulk/"
+    with pytest.raises(dq_spec.SpecError, match="prefix must be metadata/shopify/bulk/"):
+        dq_spec.parse_spec(spec, "x")
+
+
+def test_a_run_with_an_invalid_spec_fails_naming_it(lake: Lake, make_runner: RunnerFactory) -> None:
+    import dq_spec
+
+    lake.put_spec(b"{not json")
+    with pytest.raises(dq_spec.SpecError, match=r"s3://acme-data-lake-123456789012/artifacts/.* not valid JSON"):
+        make_runner().run({}, "req-1")
+    assert lake.keys("metadata/data-quality/") == []
+    assert lake.alerts() == []
+
+
+def test_a_run_without_a_spec_says_how_to_upload_it(lake: Lake, make_runner: RunnerFactory) -> None:
+    import dq_spec
+
+    lake.s3.delete_object(Bucket="acme-data-lake-123456789012", Key=SPEC_KEY)
+    with pytest.raises(dq_spec.SpecError, match="it does not exist: `platformctl deploy --job data-quality` uploads"):
+        make_runner().run({}, "req-1")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"FRESHNESS_MAX_AGE_HOURS": "abc"}, "FRESHNESS_MAX_AGE_HOURS='abc' is not a valid float"),
+        ({"FRESHNESS_MAX_AGE_HOURS": "500"}, "FRESHNESS_MAX_AGE_HOURS=500.0 must be between 0.1 and 168"),
+        ({"QUARANTINE_MAX_OBJECTS": "-1"}, "QUARANTINE_MAX_OBJECTS=-1 must be between 0 and 1e\\+06"),
+        ({"BULK_RUNS_CHECKED": "0"}, "BULK_RUNS_CHECKED=0 must be between 1 and 50"),
+        ({"POWERTOOLS_METRICS_NAMESPACE": "acme/Shopify"}, "must be <Brand>/DataQuality"),
+        ({"DATA_LAKE_BUCKET_NAME": None}, "missing required environment variable DATA_LAKE_BUCKET_NAME"),
+    ],
+)
+def test_bad_settings_name_the_variable(app_classes: Any, overrides: dict[str, str | None], problem: str) -> None:
+    values = {k: v for k, v in {**environment(), **overrides}.items() if v is not None}
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(app_classes.Settings, values)
+
+
+def test_an_unknown_disabled_source_is_a_clear_error(lake: Lake, make_runner: RunnerFactory) -> None:
+    with pytest.raises(ConfigError, match="DISABLED_SOURCES names unknown source\\(s\\) recarge; the spec's sources"):
+        make_runner(DISABLED_SOURCES="recarge").run({}, "req-1")
