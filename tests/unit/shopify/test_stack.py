@@ -180,23 +180,3 @@ def test_the_bus_is_the_partner_bus_in_prod_and_a_custom_bus_locally() -> None:
     assert bus["EventSourceName"] == {
         "Fn::If": ["IsPartnerBus", {"Ref": "PartnerEventSourceName"}, {"Ref": "AWS::NoValue"}]
     }
-
-
-def test_the_stack_lints_clean_with_both_environments() -> None:
-    """cfn-lint with the informational and serverless rules, the local and prod values and placeholders."""
-    from platformctl.lint import cfn_lint, fed_placeholder
-    from platformctl.params import check_parameters, template_parameters
-
-    stack = load_manifest().select("shopify", "eventbridge-rules")[0]
-    pairs = []
-    for environment in ("local", "prod"):
-        check = check_parameters(stack, environment)
-        assert check.problems() == []
-        values = dict(check.file_values)
-        declared = template_parameters(stack)
-        for name in stack.fed_parameters:
-            values[name] = fed_placeholder(name, str(declared[name].get("Type", "String")))
-        values = {k: ("http://127.0.0.1:4566" if v.startswith("{{local:") else v) for k, v in values.items()}
-        pairs.append((stack.template_path, values))
-    code, output = cfn_lint(pairs)
-    assert code == 0, output
