@@ -6,9 +6,9 @@ One invocation is one delivery (API Gateway HTTP API, payload format 2.0). In or
    Gateway says so (undecodable: 400);
 2. the signature on the raw bytes (``recharge_signature``), with the current and, during a rotation,
    the previous webhook secret: a failure is 401 and nothing of the body is stored or logged;
-3. the delivery's topic, resource and version (``recharge_delivery``): an authentic delivery that cannot
-   be processed is quarantined verbatim with its reason and answered 200, because a retry cannot fix it
-   and Recharge deletes a webhook after 20 failed attempts;
+3. the delivery's topic, resource, version and hot-store item (``recharge_delivery``): an authentic
+   delivery that cannot be processed is quarantined verbatim with its reason and answered 200, because a
+   retry cannot fix it and Recharge deletes a webhook after 20 failed attempts;
 4. the raw body to ``raw/recharge/<resource>/topic=<topic>/dt=<date>/<id>-<updated_at>.json``, the newest
    state to the hot store (conditional on ``updated_at``; addresses are raw only), the alert for a
    cancellation or a charge at max retries when an alerts topic is configured; then 200.
@@ -285,13 +285,14 @@ class Receiver:
             topic = rules.resolve_topic(path, headers)
             delivery = rules.parse(body, topic, self.naive_zone)
             key = delivery.raw_key()
+            item = rules.hot_item(delivery, self.naive_zone)  # before any write: BadInput if unstorable
         except (BadInput, UnsafeKeyError) as exc:
             reason = exc.reason if isinstance(exc, BadInput) else "unsafe-key"
             return self._quarantine(body, reason, str(exc), received_at)
         logger.append_keys(topic=delivery.topic, resource_id=delivery.resource_id)
         try:
             self.lake.put_verbatim(key, body, metadata={"topic": delivery.topic, "event-id": delivery.event_id})
-            outcome = self._upsert(delivery)
+            outcome = self._upsert(delivery, item)
             if outcome is not Outcome.STALE:
                 self._alert(delivery)
         except (ClientError, BotoCoreError, TransientError) as exc:
@@ -314,8 +315,7 @@ class Receiver:
         metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
         return _response(200, {"status": "quarantined", "reason": reason})
 
-    def _upsert(self, delivery: rules.Delivery) -> Outcome:
-        item = rules.hot_item(delivery, self.naive_zone)
+    def _upsert(self, delivery: rules.Delivery, item: tuple[dict[str, str], dict[str, Any]] | None) -> Outcome:
         table = self.settings.table_for(delivery.resource)
         if item is None or table is None:
             return Outcome.WRITTEN  # raw only (addresses): the lake write above is the whole job

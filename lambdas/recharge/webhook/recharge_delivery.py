@@ -9,8 +9,12 @@ Everything here is pure (no AWS): the handler calls it after the signature check
   (``{"subscription": {...}}``). Extra keys (``included_objects``) are tolerated when the topic's
   resource is among them. The resource must be the topic's resource.
 - version: the resource's ``updated_at``, normalised to UTC (``normalise_timestamp``). Two deliveries
-  with the same ``updated_at`` are ordered by ``event_id``: a ``*/deleted`` topic wins, then the content
-  hash decides, so the same body delivered twice is recognised as a duplicate.
+  with the same ``updated_at`` are ordered by ``event_id``: a ``*/deleted`` topic wins, then an alerting
+  topic (``subscription/cancelled``, ``charge/max_retries_reached``: another topic of the same version
+  may arrive beside them, in either order, and must not hide the alert), then the content hash decides, so
+  the same body delivered twice is recognised as a duplicate.
+- the hot-store item must be storable (DynamoDB numbers, item size): one that is not is a ``BadInput``
+  too, found before anything is written, because a retry of the same bytes cannot fix it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from common.errors import BadInput
+from common.hotstore import serialize
 from common.lake import recharge_key
 from common.timeutil import TimestampError, iso_utc, parse_timestamp
 
@@ -48,6 +54,10 @@ _ID = re.compile(r"^[0-9]{1,20}$")
 
 # Alerts the handler sends itself (only ids: no names, e-mails or free-text reasons).
 ALERT_TOPICS = {"subscription/cancelled": "subscription-cancelled", "charge/max_retries_reached": "charge-max-retries"}
+
+# DynamoDB refuses items over 400 KB (names and values); what is copied from a delivery must stay well
+# under it, with room for the version attributes the hot-store write adds.
+MAX_ITEM_BYTES = 350_000
 
 
 @dataclass(frozen=True)
@@ -115,10 +125,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON text, but no number a store can hold
+        raise ValueError("number out of range")
+    return value
+
+
+def event_rank(topic: str) -> str:
+    """Orders deliveries of one version: a delete, then an alerting topic, then any other topic."""
+    if topic.endswith("/deleted"):
+        return "3"
+    return "2" if topic in ALERT_TOPICS else "1"
+
+
 def parse(body: bytes, topic: str, naive_zone: tzinfo) -> Delivery:
     """The delivery in ``body`` (authentic bytes) for ``topic`` (from ``resolve_topic``)."""
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadInput("unparseable-json", type(exc).__name__) from None
     if not isinstance(payload, dict) or not payload:
@@ -143,10 +167,10 @@ def parse(body: bytes, topic: str, naive_zone: tzinfo) -> Delivery:
         raise BadInput("missing-updated-at", f"{resource} {resource_id} has no updated_at")
     try:
         updated_at = parse_timestamp(raw_updated_at, naive_as=naive_zone)
-    except TimestampError as exc:
-        raise BadInput("bad-updated-at", str(exc)) from None
+    except (TimestampError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved across an offset
+        raise BadInput("bad-updated-at", str(exc)[:200]) from None
     digest = hashlib.sha256(topic.encode("ascii") + b"\n" + body).hexdigest()[:32]
-    event_id = f"{'2' if topic.endswith('/deleted') else '1'}-{digest}"
+    event_id = f"{event_rank(topic)}-{digest}"
     return Delivery(topic, resource, resource_id, updated_at, record, event_id)
 
 
@@ -228,8 +252,27 @@ def hot_item(delivery: Delivery, naive_zone: tzinfo) -> tuple[dict[str, str], di
     """The hot-store key and attributes this delivery writes, or None (addresses live in the lake only).
 
     Index key attributes (``customer_id``, ``shopify_order_id``, ``shopify_customer_id``) are set only
-    when known: an index key may not be null or empty.
+    when known: an index key may not be null or empty. ``BadInput("unstorable-item")`` when DynamoDB
+    could not hold the item (a number beyond its range or 38 digits, an item near its 400 KB limit).
     """
+    built = _build_item(delivery, naive_zone)
+    if built is not None:
+        _check_storable(*built)
+    return built
+
+
+def _check_storable(key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
+    try:
+        serialized = serialize({**key, **attributes})
+    except (TypeError, ValueError, ArithmeticError) as exc:  # decimal signals are ArithmeticErrors
+        # The type only: some of these messages quote the value, and the detail goes to the object's metadata.
+        raise BadInput("unstorable-item", f"a value DynamoDB cannot hold ({type(exc).__name__})") from None
+    size = len(json.dumps(serialized, separators=(",", ":")))
+    if size > MAX_ITEM_BYTES:
+        raise BadInput("unstorable-item", f"the item would be about {size} bytes (limit {MAX_ITEM_BYTES})")
+
+
+def _build_item(delivery: Delivery, naive_zone: tzinfo) -> tuple[dict[str, str], dict[str, Any]] | None:
     resource, record = delivery.resource, delivery.record
     if resource not in KEYS:
         return None
@@ -276,7 +319,7 @@ def _timestamps(record: Mapping[str, Any], names: tuple[str, ...], naive_zone: t
         value = record[name]
         if isinstance(value, str) and value.strip():
             # A value that is not a timestamp is kept as sent; the lake has the delivery verbatim.
-            with contextlib.suppress(TimestampError):
+            with contextlib.suppress(TimestampError, OverflowError):
                 value = normalise_timestamp(value.strip(), naive_zone)
         found[name] = value
     return found

@@ -11,6 +11,7 @@ and the alerts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -241,8 +242,11 @@ def step(cloud: Any, report: Report) -> None:
     queue_url = _alert_queue(cloud, topic_arn)
 
     rows = []
+    deliveries = _deliveries(url, secret, datetime.now(UTC))
+    # Quarantine keys are content hashes: a refused body must not be under one either.
+    refused = {hashlib.sha256(d.body).hexdigest() for d in deliveries if d.expect_answer == "refused"}
     with requests.Session() as http:
-        for number, delivery in enumerate(_deliveries(url, secret, datetime.now(UTC)), start=1):
+        for number, delivery in enumerate(deliveries, start=1):
             started = time.monotonic()
             response = http.post(delivery.url, data=delivery.body, headers=delivery.headers, timeout=TIMEOUT)
             elapsed = f"{(time.monotonic() - started) * 1000:.0f} ms"
@@ -262,7 +266,7 @@ def step(cloud: Any, report: Report) -> None:
     cloud.wait_idle()
     report.table(("#", "DELIVERY", "TOPIC", "SIGNED", "URL", "HTTP", "ANSWER", "TIME"), rows)
     _report_rows(cloud, report, endpoints)
-    _report_lake(cloud, report, endpoints["bucket"])
+    _report_lake(cloud, report, endpoints["bucket"], refused)
     _report_alerts(cloud, report, queue_url)
 
 
@@ -303,14 +307,15 @@ def _report_rows(cloud: Any, report: Report, endpoints: dict[str, Any]) -> None:
         report.expect(row is None, f"a refused delivery (subscription {forged}) was written to the hot store")
 
 
-def _report_lake(cloud: Any, report: Report, bucket: str) -> None:
+def _report_lake(cloud: Any, report: Report, bucket: str, refused_digests: set[str]) -> None:
     report.section("Recharge: the lake")
     raw = _keys(cloud, bucket, "raw/recharge/")
     quarantined = _keys(cloud, bucket, "quarantine/recharge/")
     for key in raw + quarantined:
         report.line(key)
     report.line(f"{len(raw)} raw object(s), {len(quarantined)} quarantined")
-    refused = [k for k in raw + quarantined if str(FORGED_ID) in k or str(STALE_ID) in k]
+    refused = [k for k in raw if str(FORGED_ID) in k or str(STALE_ID) in k]
+    refused += [k for k in quarantined if k.rsplit("/", 1)[-1].removesuffix(".json") in refused_digests]
     report.expect(not refused, f"a refused delivery reached the lake: {refused}")
     report.expect(any("/unknown-topic/" in k for k in quarantined), "the unknown topic was not quarantined")
     report.expect(
