@@ -272,11 +272,23 @@ def read_watermark(s3: S3Client, bucket: str) -> datetime | None:
     return parse_timestamp(json.loads(body)["watermark"])
 
 
-def advance_watermark(s3: S3Client, bucket: str, until: datetime, run_id: str, now: datetime) -> bool:
-    """Move the watermark to ``until`` unless it is already there or later; True when it moved."""
+def advance_watermark(
+    s3: S3Client, bucket: str, until: datetime, run_id: str, now: datetime, since: datetime | None = None
+) -> tuple[bool, str]:
+    """Move the watermark to the end of a completely downloaded window ``[since, until)``.
+
+    It never moves backwards, and never past a gap: a window that starts after the watermark (a backfill
+    of a later period) leaves it where it is, or the incremental runs would skip ``[watermark, since)``
+    for good. Before the first complete run (no watermark) any window sets it. Returns (moved, why).
+    """
     current = read_watermark(s3, bucket)
     if current is not None and current >= until:
-        return False
+        return False, f"not moved: it is already at {iso_utc(current)}, not before this window's end"
+    if current is not None and since is not None and since > current:
+        return False, (
+            f"not moved: this window starts at {iso_utc(since)}, after the watermark {iso_utc(current)}; moving it "
+            "would skip the gap between them (run a window from the watermark to close it)"
+        )
     document = {"watermark": iso_utc(until), "run_id": run_id, "updated_at": iso_utc(now)}
     s3.put_object(
         Bucket=bucket,
@@ -284,7 +296,7 @@ def advance_watermark(s3: S3Client, bucket: str, until: datetime, run_id: str, n
         Body=json.dumps(document, indent=2).encode("utf-8"),
         ContentType="application/json",
     )
-    return True
+    return True, f"moved to {iso_utc(until)}" + (f" from {iso_utc(current)}" if current is not None else "")
 
 
 # ------------------------------------------------------------------------------------------- keys

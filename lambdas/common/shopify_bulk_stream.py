@@ -583,7 +583,11 @@ class ResultReader:
                 raise ResultDownloadError(f"the result keeps ending early at byte {position} of {self.total}")
 
     def _open(self, position: int) -> requests.Response | None:
-        headers = {"Range": f"bytes={position}-"} if position else {}
+        # Offsets count the file's own bytes: ask for them as stored, never content-encoded (a gzip-encoded
+        # answer would make Range and Content-Length count compressed bytes).
+        headers = {"Accept-Encoding": "identity"}
+        if position:
+            headers["Range"] = f"bytes={position}-"
         self.requests += 1
         response = self.session.get(self.url, headers=headers, stream=True)
         status = response.status_code

@@ -138,8 +138,12 @@ def _finish(splitter: BulkSplitter, event: dict[str, Any], reader: ResultReader 
     window = run.get("window") or {}
     now = utc_now()
     watermark_advanced = False
+    watermark_note = "not moved: the run is partial" if partial else "not moved: the counts disagree"
     if complete:
-        watermark_advanced = advance_watermark(aws.s3(), SETTINGS.bucket, parse_timestamp(window["until"]), run_id, now)
+        since = parse_timestamp(window["since"]) if window.get("since") else None
+        watermark_advanced, watermark_note = advance_watermark(
+            aws.s3(), SETTINGS.bucket, parse_timestamp(window["until"]), run_id, now, since
+        )
     manifest = {
         "run_id": run_id,
         "operation_id": run.get("operation_id"),
@@ -164,6 +168,7 @@ def _finish(splitter: BulkSplitter, event: dict[str, Any], reader: ResultReader 
         "lines_parsed_in_full": splitter.router.parsed,
         "untyped_lines": splitter.router.untyped,
         "watermark_advanced": watermark_advanced,
+        "watermark_note": watermark_note,
         "types": types,
     }
     key = manifest_key(run_id)

@@ -330,6 +330,25 @@ def test_partial_data_is_kept_but_not_trusted(handlers: Handlers, simulator: Sho
     assert read_watermark(s3, BUCKET) is None, "a partial run never moves the watermark"
 
 
+def test_a_backfill_after_a_gap_leaves_the_watermark_where_it_was(
+    handlers: Handlers, simulator: ShopifyAdminSimulator, s3: Any
+) -> None:
+    """Moving the watermark past [watermark, since) would make incremental runs skip that gap for good."""
+    s3.put_object(Bucket=BUCKET, Key=WATERMARK_KEY, Body=b'{"watermark": "2025-01-01T00:00:00Z"}')
+    run = export(handlers, {"since": "2025-03-01T00:00:00Z", "until": "2025-07-01T00:00:00Z"})
+    final, _ = download_all(handlers, run, poll_until_decided(handlers, simulator, run))
+    assert final["done"]
+    document = manifest(s3, run["run_id"])
+    assert document["complete"]
+    assert document["watermark_advanced"] is False
+    assert "gap" in document["watermark_note"]
+    assert read_watermark(s3, BUCKET) == datetime(2025, 1, 1, tzinfo=UTC)
+    joined = export(handlers, {"since": "2024-12-31T23:45:00Z", "until": "2025-07-01T00:00:00Z"})
+    download_all(handlers, joined, poll_until_decided(handlers, simulator, joined))
+    assert manifest(s3, joined["run_id"])["watermark_advanced"] is True
+    assert read_watermark(s3, BUCKET) == datetime(2025, 7, 1, tzinfo=UTC), "a window reaching the watermark moves it"
+
+
 def test_nothing_matched_is_an_empty_complete_run(handlers: Handlers, s3: Any) -> None:
     run = {"operation_id": "gid://shopify/BulkOperation/77", "run_id": "77", "window": BACKFILL, "options": {}}
     result = {"status": "COMPLETED", "download_url": None, "partial": False, "object_count": 0, "root_object_count": 0}

@@ -9,6 +9,7 @@ import random
 import secrets
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from common.shopify_bulk_stream import (
     UNTYPED,
@@ -91,11 +93,19 @@ def objects_by_folder(s3: Any, run_id: str) -> dict[str, list[tuple[str, bytes]]
     return {folder: sorted(parts) for folder, parts in found.items()}
 
 
+def type_of(line: bytes) -> str:
+    """The oracle: a line's object type by a full JSON parse, independent of ``TypeRouter``'s shortcuts."""
+    document = json.loads(line)
+    if "__typename" in document:
+        return str(document["__typename"])
+    return str(document["id"]).split("/")[3]
+
+
 def expected_by_type(lines: list[bytes]) -> dict[str, bytes]:
-    router = TypeRouter()
+    """Each type folder's lines in file order, grouped by the oracle (not by the code under test)."""
     grouped: dict[str, list[bytes]] = {}
     for line in lines:
-        grouped.setdefault(router.route(line), []).append(line)
+        grouped.setdefault(type_of(line), []).append(line)
     return {folder_for_type(name): b"".join(x + b"\n" for x in group) for name, group in grouped.items()}
 
 
@@ -217,6 +227,23 @@ def test_children_far_from_their_parents_are_routed_all_the_same(
     written = objects_by_folder(s3, "102")
     assert {folder: decompressed(parts) for folder, parts in written.items()} == expected_by_type(lines)
     assert {"order", "line_item", "discount_code_application"} <= set(written)
+
+
+@pytest.mark.parametrize("relative", BULK_FIXTURES)
+def test_real_bulk_files_with_children_before_their_parents(
+    relative: str, s3: Any, simulator: ShopifyAdminSimulator
+) -> None:
+    """groupObjects: false - the real files reversed, so every child comes before the parent it names."""
+    lines = fixture_lines(shared_fixture_path(relative))[::-1]
+    download(s3, lambda: serve(simulator, b"".join(x + b"\n" for x in lines)), "105")
+    written = objects_by_folder(s3, "105")
+    assert {folder: decompressed(parts) for folder, parts in written.items()} == expected_by_type(lines)
+    children = [json.loads(x) for x in lines if b'"__parentId"' in x]
+    assert children, "the fixture has children"
+    for child in children:
+        parent_folder = folder_for_type(child["__parentId"].split("/")[3])
+        kept = [json.loads(x) for x in decompressed(written[parent_folder]).splitlines()]
+        assert child["__parentId"] in {p["id"] for p in kept}, "a child's parent is in its own type's parts"
 
 
 def test_a_last_line_without_newline_and_blank_lines(s3: Any, simulator: ShopifyAdminSimulator) -> None:
@@ -399,6 +426,52 @@ def test_a_server_that_ignores_range_is_skipped_forward(
     assert summary["Order"]["objects"] == 20_000
 
 
+class _GzipsWhenAllowed(BaseHTTPRequestHandler):
+    """A store that sends the object gzip-encoded to a client that accepts gzip (and then counts Range and
+    Content-Length in compressed bytes), and as stored to one that asks for identity."""
+
+    data = b""
+    encodings: list[str] = []
+
+    def do_GET(self) -> None:
+        accepted = self.headers.get("Accept-Encoding", "")
+        self.encodings.append(accepted)
+        body = gzip.compress(self.data) if "gzip" in accepted else self.data
+        start = int(self.headers.get("Range", "bytes=0-")[6:].rstrip("-") or 0)
+        self.send_response(206 if start else 200)
+        if "gzip" in accepted:
+            self.send_header("Content-Encoding", "gzip")
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_the_result_is_read_as_stored_never_content_encoded(s3: Any) -> None:
+    handler = type("Handler", (_GzipsWhenAllowed,), {"encodings": []})
+    lines = [
+        b'{"__typename":"Order","id":"gid://shopify/Order/%d","note":"%s"}' % (i, b"x" * (i % 50))
+        for i in range(30_000)
+    ]
+    handler.data = b"".join(line + b"\n" for line in lines)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/result.jsonl"
+        _, splitter, steps = download(s3, lambda: url, "850", step_bytes=300_000)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert steps > 3
+    assert set(handler.encodings) == {"identity"}
+    assert splitter.offset == len(handler.data)
+    assert decompressed(objects_by_folder(s3, "850")["order"]) == handler.data
+
+
 def test_parts_are_gzip_files_any_reader_can_open(s3: Any, simulator: ShopifyAdminSimulator, tmp_path: Path) -> None:
     lines = shop_lines(tmp_path, 200)
     summary, _, _ = download(s3, lambda: serve(simulator, b"".join(x + b"\n" for x in lines)), "900")
@@ -426,3 +499,68 @@ def test_member_boundaries_do_not_depend_on_how_lines_arrive(tmp_path: Path, s3:
     assert first == second
     assert sum(len(gzip.decompress(body)) > 0 for parts in first.values() for _, body in parts) > 4
     assert one_by_one.roots == in_blocks.roots == 150
+
+
+# ----------------------------------------------------------------------------------------- memory
+
+
+class _DiscardingS3:
+    """Multipart calls that keep nothing, so the splitter's own memory is all that tracemalloc sees."""
+
+    def __init__(self) -> None:
+        self.uploads = 0
+        self.compressed = 0
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        self.uploads += 1
+        return {"UploadId": f"upload-{self.uploads}"}
+
+    def upload_part(self, **call: Any) -> dict[str, Any]:
+        self.compressed += len(call["Body"])
+        return {"ETag": f'"{self.compressed}"'}
+
+    def complete_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+
+
+def _streamed_peak(simulator: ShopifyAdminSimulator, path: Path, settings: StreamSettings) -> tuple[int, int]:
+    """(peak bytes allocated while one step streams ``path`` to the end, objects written)."""
+    token = secrets.token_urlsafe(8)
+    size = path.stat().st_size
+    simulator.state.urls[token] = UrlGrant("memory", ResultFile(path, size, 0, 0), time.time() + 3600)
+    url = f"{simulator.url}/_results/{token}/{path.name}"
+    s3 = _DiscardingS3()
+    tracemalloc.start()
+    try:
+        splitter = BulkSplitter(s3, BUCKET, "1000", settings)  # type: ignore[arg-type]
+        assert run_step(ResultReader(requests.Session(), url), splitter, lambda n: False) == "eof"
+        splitter.finish()
+        splitter.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert splitter.offset == size
+    assert s3.compressed > 0
+    return peak, splitter.objects
+
+
+def test_memory_stays_flat_and_far_below_the_file_size(tmp_path: Path, simulator: ShopifyAdminSimulator) -> None:
+    """The whole file is never held: what a step allocates depends on the settings, not on the file."""
+    lines = shop_lines(tmp_path, 300)
+    block = b"".join(line + b"\n" for line in lines)  # about 1.1 MB of orders and shuffled children
+    settings = StreamSettings(level=1, member_bytes=64 * 1024, part_bytes=256 * 1024, file_target_bytes=1024 * 1024)
+    peaks = {}
+    for copies in (4, 24):
+        path = tmp_path / f"result-{copies}.jsonl"
+        with path.open("wb") as out:
+            for _ in range(copies):
+                out.write(block)
+        peak, objects = _streamed_peak(simulator, path, settings)
+        assert objects == copies * len(lines)
+        peaks[copies] = (peak, path.stat().st_size)
+    (small, _), (large, large_size) = peaks[4], peaks[24]
+    assert large < large_size / 6, f"peak {large} bytes while streaming a {large_size}-byte file"
+    assert large <= small * 1.15 + 256 * 1024, f"peak grew with the file: {small} -> {large} bytes"

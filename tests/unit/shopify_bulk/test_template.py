@@ -1,11 +1,10 @@
-"""The bulk workflow's stack: lint gates with both environments' parameters, and the state machine's
-definition against the code it runs (error names, decisions, outputs)."""
+"""The bulk workflow's stack (the lint gates themselves run in `make lint`): the schedule Condition, and the state
+machine's definition against the code it runs (error names, decisions, outputs)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,26 +48,6 @@ def _deployments() -> list[tuple[Path, dict[str, str]]]:
         values = {k: ("http://127.0.0.1:4566" if v.startswith("{{local:") else v) for k, v in values.items()}
         pairs.append((stack.template_path, values))
     return pairs
-
-
-def test_cfn_lint_with_both_environments_is_clean() -> None:
-    code, output = lint.cfn_lint(_deployments())
-    assert (code, output) == (0, "")
-
-
-@pytest.mark.skipif(not lint.CHECKOV.exists(), reason="checkov is not installed (make tools)")
-def test_checkov_passes_every_check() -> None:
-    code, output = lint.checkov([TEMPLATE])
-    assert code == 0, output
-    assert "Failed checks: 0" in output
-
-
-@pytest.mark.skipif(shutil.which("hadolint", path=str(lint.VENV_BIN)) is None, reason="hadolint is not installed")
-def test_dockerfiles_pass_hadolint() -> None:
-    dockerfiles = [
-        REPO_ROOT / "lambdas" / "shopify" / f"bulk_{name}" / "Dockerfile" for name in ("export", "poll", "download")
-    ]
-    assert lint.hadolint(dockerfiles) == (0, "")
 
 
 def test_the_local_environment_uses_the_simulator_and_short_waits() -> None:
@@ -159,3 +138,80 @@ def test_outputs_the_local_cloud_publishes(template: dict[str, Any]) -> None:
         "Fn::Sub": "${Brand}-shopify-bulk-orders"
     }
     assert template["Resources"]["Schedule"]["Condition"] == "HasSchedule"
+
+
+def test_the_schedule_exists_only_when_an_expression_is_given(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["BulkWorkflowScheduleExpression"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert template["Conditions"]["HasSchedule"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "BulkWorkflowScheduleExpression"}, ""]}]
+    }
+    resources = template["Resources"]
+    scheduled = {name for name, r in resources.items() if r.get("Condition") == "HasSchedule"}
+    assert {name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"} == {"Schedule"}
+    assert {"Schedule", "ScheduleRole"} <= scheduled
+    schedule = resources["Schedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "BulkWorkflowScheduleExpression"}
+    assert schedule["Target"]["Arn"] == {"Ref": "StateMachine"}
+    assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["ScheduleRole", "Arn"]}
+    assert json.loads(schedule["Target"]["Input"]) == {}, "a scheduled run is incremental (since the watermark)"
+    statements = resources["ScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [("states:StartExecution", {"Ref": "StateMachine"})]
+    for name, output in template["Outputs"].items():
+        if "Schedule" in json.dumps(output.get("Value")):
+            assert output.get("Condition") == "HasSchedule", name
+
+
+def test_without_a_schedule_the_stack_still_lints_clean() -> None:
+    (path, values), _ = _deployments()
+    code, output = lint.cfn_lint([(path, {**values, "BulkWorkflowScheduleExpression": ""})])
+    assert (code, output) == (0, "")
+
+
+def test_the_api_version_defaults_to_a_stable_version_from_2026_01(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["ShopifyApiVersion"]
+    default = parameter["Default"]
+    assert re.fullmatch(r"20[0-9]{2}-(01|04|07|10)", default), "a quarterly stable version, not unstable"
+    assert default >= "2026-01", "groupObjects defaults to false from 2026-01; older versions are not supported"
+    pattern = parameter["AllowedPattern"]
+    assert re.fullmatch(pattern, default)
+    for refused in ("2025-10", "unstable", "2026-02", ""):
+        assert not re.fullmatch(pattern, refused), refused
+
+
+def test_the_state_machine_is_standard_logged_traced_and_bounded(
+    template: dict[str, Any], definition: dict[str, Any]
+) -> None:
+    properties = template["Resources"]["StateMachine"]["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    logging = properties["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False, "signed result URLs must not reach the logs"
+    assert logging["Destinations"] == [
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["StateMachineLogGroup", "Arn"]}}}
+    ]
+    assert template["Resources"]["StateMachineLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    text = properties["DefinitionString"]["Fn::Sub"]
+    assert '"TimeoutSeconds": ${WorkflowTimeoutSeconds}' in text
+    assert '"Seconds": ${PollIntervalSeconds}' in text
+    states = definition["States"]
+    assert (states["WaitForOperation"]["Next"], states["Poll"]["Next"]) == ("Poll", "RouteOnStatus")
+    assert states["Export"]["Next"] == "StartDownloadState"
+    assert states["StartDownloadState"]["Next"] == "WaitForOperation"
+
+
+def test_transient_errors_are_retried_with_backoff(definition: dict[str, Any]) -> None:
+    shopify = {"ShopifyThrottledError", "ShopifyUnavailableError", "TransientError"}
+    for name in ("Export", "Poll", "RefreshUrl", "Download"):
+        for retry in definition["States"][name]["Retry"]:
+            assert retry.get("BackoffRate", 2.0) > 1.0, (name, retry)  # ASL's default BackoffRate is 2.0
+            assert retry["MaxAttempts"] >= 1, (name, retry)
+        retried = {e for r in definition["States"][name]["Retry"] for e in r["ErrorEquals"]}
+        if name != "Download":
+            assert shopify <= retried, name
+    export = {e for r in definition["States"]["Export"]["Retry"] for e in r["ErrorEquals"]}
+    assert {"BulkOperationInProgressError", "BulkOperationLimitReachedError"} <= export
+    download = {e for r in definition["States"]["Download"]["Retry"] for e in r["ErrorEquals"]}
+    assert {"ResultDownloadError", "Sandbox.Timedout"} <= download
