@@ -5,9 +5,8 @@ The step subscribes a queue to the alerts topic (to show what an on-call enginee
 the asynchronous run, and reports each check's result, where the run's ``results.json`` landed, the
 metrics in ``<brand>/DataQuality`` and the alert. What the demo fed must pass (the Recharge deliveries of
 today, the complete bulk run); a source the demo did not feed is skipped; the alert is there exactly when
-a check failed. The Shopify webhooks step replays a fixed day (``dt=2026-06-01``), so on any other day
-their freshness checks report that nothing landed in today's or yesterday's partitions: what a stalled
-source looks like.
+a check failed. The Shopify webhooks step sends the 24 hours before the current hour, so its freshness
+checks see live traffic; its malformed event is in today's or yesterday's quarantine.
 """
 
 from __future__ import annotations
@@ -23,7 +22,12 @@ ORDER = 90
 STACK = "data-quality/data-quality"
 RESULTS_PREFIX = "metadata/data-quality/"
 ALERT_QUEUE = "demo-data-quality-alerts"
-MUST_PASS = ("freshness-recharge-subscription", "freshness-shopify-bulk", "bulk-manifest-latest")
+MUST_PASS = (
+    "freshness-shopify-orders",
+    "freshness-recharge-subscription",
+    "freshness-shopify-bulk",
+    "bulk-manifest-latest",
+)
 
 
 def _keys(cloud: Any, bucket: str, prefix: str) -> set[str]:

@@ -26,7 +26,9 @@ from platformctl.scenarios.report import Report
 
 ORDER = 10
 SEED = 20260601
-DAY = datetime(2026, 6, 1, tzinfo=UTC)
+# The 24 hours before the current hour: the day's shape is fixed by SEED, its dates are recent, so the lake
+# partitions and the data-quality freshness checks see it as live traffic.
+DAY = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=24)
 SHOP = "example.myshopify.com"  # the shop of the local ShopifyAdminApiSecret (ShopDomain parameter)
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "shopify"
 CUSTOMERS, CARTS, CONVERTING, PRODUCTS = 10, 18, 11, 3
