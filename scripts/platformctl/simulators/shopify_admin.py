@@ -63,10 +63,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from platformctl.simulators.json_http import JsonRequestHandler
 
 TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a secret
 SECRET_SUFFIX = "/ShopifyAdminApiSecret"  # noqa: S105 - the secret's name, not its value
@@ -1123,32 +1125,12 @@ def execute(state: SimulatorState, query: str, variables: dict[str, Any] | None)
 # ============================================================================================== HTTP
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonRequestHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    # -------------------------------------------------------------------------------- helpers
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     # -------------------------------------------------------------------------------- routes
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         simulator = self.server.simulator
         path = urlsplit(self.path).path
         try:
@@ -1168,7 +1150,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError) as exc:
             self._json(400, {"errors": str(exc)})
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         simulator = self.server.simulator
         path = urlsplit(self.path).path
         if path.startswith("/_results/"):

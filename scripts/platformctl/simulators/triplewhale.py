@@ -46,9 +46,11 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from platformctl.simulators.json_http import JsonRequestHandler
 
 API_KEY_HEADER = "x-api-key"
 SECRET_SUFFIX = "/TripleWhaleApiKey"  # noqa: S105 - the secret's name, not its value
@@ -278,28 +280,10 @@ def parse_summary_request(raw: bytes) -> tuple[str, date, date, int]:
     return shop, first, last, int(hour)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         simulator = self.server.simulator
         path = urlsplit(self.path).path
         try:
@@ -316,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError) as exc:
             self._json(400, _error(str(exc)))
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         simulator = self.server.simulator
         path = urlsplit(self.path).path
         if path == "/_simulator/state":
