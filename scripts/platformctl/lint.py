@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from platformctl.errors import UserError
-from platformctl.manifest import REPO_ROOT, load_manifest
+from platformctl.manifest import REPO_ROOT, Stack, load_manifest
 from platformctl.params import check_parameters, template_parameters
 
 VENV_BIN = Path(sys.executable).parent
@@ -131,24 +131,30 @@ def cfn_lint(deployments: Sequence[tuple[Path, dict[str, str]]] | None = None) -
     return code, output
 
 
+def deployment_values(stack: Stack, environment: str) -> dict[str, str]:
+    """The parameter values cfn-lint checks a stack with: its file's values, ARN-shaped placeholders for
+    what earlier stacks feed, and a URL for local-cloud placeholders."""
+    check = check_parameters(stack, environment)
+    problems = check.problems()
+    if problems:
+        raise UserError("\n".join(problems))
+    values = dict(check.file_values)
+    declared = template_parameters(stack)
+    for name in stack.fed_parameters:
+        values[name] = fed_placeholder(name, str(declared[name].get("Type", "String")))
+    for name, value in values.items():
+        if value.startswith("{{local:"):
+            values[name] = "http://127.0.0.1:4566"
+    return values
+
+
 def _manifest_deployments() -> list[tuple[Path, dict[str, str]]]:
     manifest = load_manifest()
-    pairs = []
-    for environment in manifest.environments():
-        for stack in manifest.stacks:
-            check = check_parameters(stack, environment)
-            problems = check.problems()
-            if problems:
-                raise UserError("\n".join(problems))
-            values = dict(check.file_values)
-            declared = template_parameters(stack)
-            for name in stack.fed_parameters:
-                values[name] = fed_placeholder(name, str(declared[name].get("Type", "String")))
-            for name, value in values.items():
-                if value.startswith("{{local:"):
-                    values[name] = "http://127.0.0.1:4566"
-            pairs.append((stack.template_path, values))
-    return pairs
+    return [
+        (stack.template_path, deployment_values(stack, environment))
+        for environment in manifest.environments()
+        for stack in manifest.stacks
+    ]
 
 
 def checkov(paths: Sequence[Path] | None = None) -> tuple[int, str]:

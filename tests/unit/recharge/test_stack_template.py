@@ -12,7 +12,6 @@ import pytest
 
 from platformctl import lint
 from platformctl.manifest import REPO_ROOT, load_manifest
-from platformctl.params import check_parameters, template_parameters
 from platformctl.templates import load_template
 
 TEMPLATE = REPO_ROOT / "infrastructure" / "recharge" / "recharge-webhook.yaml"
@@ -153,16 +152,10 @@ def test_the_webhook_url_output_is_what_the_local_cloud_publishes(template: dict
 
 
 def _deployments() -> list[tuple[Any, dict[str, str]]]:
-    manifest = load_manifest()
-    (stack,) = manifest.select("recharge", "webhook")
-    declared = template_parameters(stack)
+    (stack,) = load_manifest().select("recharge", "webhook")
     pairs = []
     for environment in ("local", "prod"):
-        check = check_parameters(stack, environment)
-        assert check.problems() == []
-        values = dict(check.file_values)
-        for name in stack.fed_parameters:
-            values[name] = lint.fed_placeholder(name, str(declared[name].get("Type", "String")))
+        values = lint.deployment_values(stack, environment)
         pairs.append((stack.template_path, values))
         without_alerts = dict(values, BusinessAlertsTopicArn="", BusinessAlertsKmsKeyArn="")
         pairs.append((stack.template_path, without_alerts))  # the optional wiring off

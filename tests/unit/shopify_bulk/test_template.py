@@ -14,7 +14,7 @@ import common.shopify_admin
 import common.shopify_bulk
 from platformctl import lint
 from platformctl.manifest import REPO_ROOT, load_manifest
-from platformctl.params import check_parameters, template_parameters
+from platformctl.params import check_parameters
 from platformctl.templates import load_template
 
 TEMPLATE = REPO_ROOT / "infrastructure" / "shopify" / "shopify-bulk-workflow.yaml"
@@ -36,16 +36,10 @@ def definition(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _deployments() -> list[tuple[Path, dict[str, str]]]:
-    stack = load_manifest().select("shopify", "bulk-workflow")[0]
-    declared = template_parameters(stack)
+    (stack,) = load_manifest().select("shopify", "bulk-workflow")
     pairs = []
     for environment in ("local", "prod"):
-        check = check_parameters(stack, environment)
-        assert check.problems() == []
-        values = dict(check.file_values)
-        for name in stack.fed_parameters:
-            values[name] = lint.fed_placeholder(name, str(declared[name].get("Type", "String")))
-        values = {k: ("http://127.0.0.1:4566" if v.startswith("{{local:") else v) for k, v in values.items()}
+        values = lint.deployment_values(stack, environment)
         pairs.append((stack.template_path, values))
     return pairs
 

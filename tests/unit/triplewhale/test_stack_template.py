@@ -11,7 +11,6 @@ import pytest
 
 from platformctl import lint
 from platformctl.manifest import REPO_ROOT, load_manifest
-from platformctl.params import check_parameters, template_parameters
 from platformctl.templates import load_template
 
 TEMPLATE = REPO_ROOT / "infrastructure" / "triplewhale" / "triplewhale-ingestion.yaml"
@@ -128,19 +127,10 @@ def test_alarms_notify_the_alerts_topic_and_have_runbooks(template: dict[str, An
 
 
 def _deployments() -> list[tuple[Any, dict[str, str]]]:
-    manifest = load_manifest()
-    (stack,) = manifest.select("triplewhale", "ingestion")
-    declared = template_parameters(stack)
+    (stack,) = load_manifest().select("triplewhale", "ingestion")
     pairs = []
     for environment in ("local", "prod"):
-        check = check_parameters(stack, environment)
-        assert check.problems() == []
-        values = dict(check.file_values)
-        for name in stack.fed_parameters:
-            values[name] = lint.fed_placeholder(name, str(declared[name].get("Type", "String")))
-        for name, value in values.items():
-            if value.startswith("{{local:"):
-                values[name] = "http://127.0.0.1:4566"
+        values = lint.deployment_values(stack, environment)
         pairs.append((stack.template_path, values))
         pairs.append((stack.template_path, dict(values, TripleWhaleScheduleExpression="", ReservedConcurrency="0")))
     return pairs
