@@ -191,7 +191,13 @@ class SummaryJob:
         if newest is not None:
             run = {"window": window.as_dict(), "landed": len(landed), "quarantined": len(quarantined)}
             watermark_after = store.advance_watermark(
-                self.s3, settings.bucket, settings.shop_domain, newest, now=self.clock(), run=run
+                self.s3,
+                settings.bucket,
+                settings.shop_domain,
+                newest,
+                window_first=window.first,
+                now=self.clock(),
+                run=run,
             )
         result = {
             "shop_domain": settings.shop_domain,

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from common.lake import safe_segment
@@ -47,11 +47,20 @@ def read_watermark(s3: S3Client, bucket: str, shop_domain: str) -> date | None:
 
 
 def advance_watermark(
-    s3: S3Client, bucket: str, shop_domain: str, day: date, *, now: datetime, run: dict[str, Any]
+    s3: S3Client,
+    bucket: str,
+    shop_domain: str,
+    day: date,
+    *,
+    window_first: date,
+    now: datetime,
+    run: dict[str, Any],
 ) -> date:
-    """Move the watermark to ``day`` unless it is already there or later; the watermark after."""
+    """Move the watermark to ``day`` unless it is already there or later, or unless the run's window starts
+    after the day following it (a later backfill would leave the days between never fetched); the
+    watermark after."""
     current = read_watermark(s3, bucket, shop_domain)
-    if current is not None and current >= day:
+    if current is not None and (current >= day or window_first > current + timedelta(days=1)):
         return current
     document = {"watermark": day.isoformat(), "shop_domain": shop_domain, "updated_at": iso_utc(now), "run": run}
     s3.put_object(

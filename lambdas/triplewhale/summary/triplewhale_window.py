@@ -100,6 +100,9 @@ def resolve_window(
             first = today - timedelta(days=max(1, first_run_days) - 1)
         else:
             first = min(watermark - timedelta(days=lookback_days), today)
+            # A lookback as long as a run's max_days is shortened so the window still reaches the day after
+            # the watermark; otherwise the watermark could never move again.
+            first = max(first, min(watermark + timedelta(days=1), today) - timedelta(days=max_days - 1))
         # A watermark far behind (the schedule was off for a while) is caught up max_days at a time:
         # each run lands the oldest days it lacks and moves the watermark, the next run goes on.
         last = min(today, first + timedelta(days=max_days - 1))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -80,6 +80,16 @@ def test_a_backfill_fetches_its_days_and_never_moves_the_watermark_back(aws_stac
     assert result["window"]["backfill"] is True
     assert aws_stack.watermark()["watermark"] == "2025-03-09"
     assert result["watermark"] == "2025-03-09"
+
+
+def test_a_backfill_of_later_days_never_moves_the_watermark_over_a_gap(aws_stack: Stack, make_job: JobFactory) -> None:
+    first = datetime(2025, 3, 1, 14, 30, tzinfo=UTC)
+    make_job(now=first).run({})  # the watermark is 2025-02-28
+    result = make_job().run({"since": "2025-03-05", "until": "2025-03-09"})  # 03-01..03-04 never fetched
+    assert len(result["landed"]) == 5
+    assert aws_stack.watermark()["watermark"] == "2025-02-28"
+    make_job().run({"since": "2025-03-01", "until": "2025-03-09"})  # closes the gap
+    assert aws_stack.watermark()["watermark"] == "2025-03-09"
 
 
 def test_a_throttled_request_is_retried_after_retry_after(

@@ -36,6 +36,12 @@ def test_a_watermark_far_behind_is_caught_up_max_days_at_a_time() -> None:
     assert window.newest_complete_day() == date(2024, 1, 7)  # the next run goes on from there
 
 
+def test_a_lookback_as_long_as_a_run_still_reaches_past_the_watermark() -> None:
+    window = resolve({}, watermark=date(2025, 3, 1), lookback_days=5, max_days=3)
+    assert (window.first, window.last) == (date(2025, 2, 28), date(2025, 3, 2))
+    assert window.newest_complete_day() == date(2025, 3, 2)  # the watermark moves on
+
+
 def test_a_backfill_is_exactly_its_days_and_until_is_cut_to_today() -> None:
     window = resolve({"since": "2025-01-30", "until": "2025-02-02"}, watermark=date(2025, 3, 9))
     assert [d.isoformat() for d in window.days()] == ["2025-01-30", "2025-01-31", "2025-02-01", "2025-02-02"]
