@@ -141,6 +141,8 @@ class SqsPoller:
 
 def _create_mapping(self: Any, spec: dict[str, Any]) -> Any:
     """Every SQS and DynamoDB-stream mapping gets its poller (streams: see stream_poller)."""
+    if _state["runtime"] is not None and stream_poller.is_stream_arn(str(spec.get("EventSourceArn", ""))):
+        stream_poller.refuse_unsupported(spec)
     mapping = _originals["create_event_source_mapping"](self, spec)
     if _state["runtime"] is None:
         return mapping

@@ -8,7 +8,8 @@ whose function reports ``batchItemFailures`` (with ``ReportBatchItemFailures``) 
 failed sequence number. When ``MaximumRetryAttempts`` is exhausted, the batch's description (not its
 records, as on AWS) goes to the mapping's ``OnFailure`` destination and the poller moves past the batch.
 ``-1`` (the default) retries until the record would expire, which locally means until it succeeds.
-``BisectBatchOnFunctionError`` is not emulated: a deploy that asks for it is refused.
+``BisectBatchOnFunctionError``, ``FilterCriteria`` and tumbling windows are not emulated: a deploy that
+asks for them is refused before the mapping exists.
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ def is_stream_arn(arn: str) -> bool:
     return ":dynamodb:" in arn and "/stream/" in arn
 
 
+def refuse_unsupported(spec: dict[str, Any]) -> None:
+    """Before the mapping exists: what this poller does not emulate fails the deploy instead of being ignored."""
+    for name in ("BisectBatchOnFunctionError", "FilterCriteria", "TumblingWindowInSeconds"):
+        if spec.get(name):
+            raise UnsupportedMappingError(f"a DynamoDB-stream event source mapping with {name} is not emulated locally")
+
+
 class StreamPoller:
     def __init__(self, runtime: LambdaRuntime, mapping: Any) -> None:
-        if mapping.bisect_on_error:
-            raise UnsupportedMappingError(
-                f"event source mapping {mapping.uuid}: BisectBatchOnFunctionError is not emulated by the local cloud"
-            )
         self.runtime = runtime
         self.mapping = mapping
         self.region = mapping.region
@@ -121,10 +125,14 @@ class StreamPoller:
         failures = result.payload.get("batchItemFailures") if isinstance(result.payload, dict) else None
         if not failures:
             return None
+        delivered = {_sequence(item) for item in batch}
         try:
-            return min(int(str(failure["itemIdentifier"])) for failure in failures)
+            failed = {int(str(failure["itemIdentifier"])) for failure in failures}
         except (KeyError, TypeError, ValueError):
+            failed = set()
+        if not failed or not failed <= delivered:
             return _sequence(batch[0])  # an unusable answer fails the whole batch, as on AWS
+        return min(failed)
 
     def _send_failure(self, failed: list[Any], result: InvocationResult) -> None:
         destination = ((self.mapping.destination_config or {}).get("OnFailure") or {}).get("Destination")
