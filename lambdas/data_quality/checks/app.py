@@ -114,11 +114,13 @@ class Runner:
             body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.settings.spec_key)["Body"].read()
         except botocore.exceptions.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in {"NoSuchKey", "404"}:
+            # Without s3:ListBucket on the key's prefix S3 answers a missing key with AccessDenied, not 404.
+            if code in {"NoSuchKey", "404", "AccessDenied", "403"}:
                 raise SpecError(
                     where,
                     [
-                        "it does not exist: `platformctl deploy --job data-quality` uploads "
+                        f"it cannot be read ({code}): most often it was never uploaded, and "
+                        "`platformctl deploy --job data-quality` uploads "
                         "data-ingestion/data-quality/ there (by hand: aws s3 cp "
                         "data-ingestion/data-quality/checks.json <that location>)"
                     ],

@@ -145,7 +145,11 @@ def test_a_run_without_a_spec_says_how_to_upload_it(lake: Lake, make_runner: Run
     import dq_spec
 
     lake.s3.delete_object(Bucket="acme-data-lake-123456789012", Key=SPEC_KEY)
-    with pytest.raises(dq_spec.SpecError, match="it does not exist: `platformctl deploy --job data-quality` uploads"):
+    with pytest.raises(
+        dq_spec.SpecError,
+        match=r"it cannot be read \(NoSuchKey\): most often it was never uploaded, and `platformctl deploy --job "
+        r"data-quality` uploads",
+    ):
         make_runner().run({}, "req-1")
 
 
