@@ -69,6 +69,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from platformctl.simulators.json_http import JsonRequestHandler
+from platformctl.simulators.local_secrets import LocalSecretValues
 
 TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a secret
 SECRET_SUFFIX = "/ShopifyAdminApiSecret"  # noqa: S105 - the secret's name, not its value
@@ -1308,9 +1309,7 @@ class ShopifyAdminSimulator:
         self._server.simulator = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.state.base_url = self.url
-        self._secret_client: Any = None
-        self._secret_cache: tuple[float, set[str] | None] = (0.0, None)
-        self._secret_lock = threading.Lock()
+        self._secret = LocalSecretValues(cloud, SECRET_SUFFIX, "access_token")
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="shopify-simulator")
         self._thread.start()
 
@@ -1323,37 +1322,16 @@ class ShopifyAdminSimulator:
             return True
         if token in expected:
             return True
-        self._secret_cache = (0.0, None)  # the secret may just have been rotated: look again next time
+        self._secret.forget()  # the secret may just have been rotated: look again next time
         return False
 
     def _expected_tokens(self) -> set[str] | None:
         """The secret's access_token when the local cloud has one, else ``state.access_tokens`` (or any)."""
-        from_secret = self._secret_tokens() if self.cloud is not None else None
+        from_secret = self._secret.values()
         if from_secret:
             self.state.counters["auth_checked_against_secret"] += 1
             return from_secret
         return set(self.state.access_tokens) or None
-
-    def _secret_tokens(self) -> set[str] | None:
-        checked_at, cached = self._secret_cache
-        if time.monotonic() - checked_at < 2.0:
-            return cached
-        with self._secret_lock:
-            tokens: set[str] | None = None
-            try:
-                if self._secret_client is None:
-                    self._secret_client = self.cloud.target.client("secretsmanager")
-                client = self._secret_client
-                for page in client.get_paginator("list_secrets").paginate():
-                    for secret in page.get("SecretList", []):
-                        if str(secret.get("Name", "")).endswith(SECRET_SUFFIX):
-                            value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
-                            if value.get("access_token"):
-                                tokens = (tokens or set()) | {str(value["access_token"])}
-            except Exception:  # noqa: BLE001 - no emulator yet (before deploy), or no such secret
-                tokens = None
-            self._secret_cache = (time.monotonic(), tokens)
-            return tokens
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from platformctl.simulators.json_http import JsonRequestHandler
+from platformctl.simulators.local_secrets import LocalSecretValues
 
 API_KEY_HEADER = "x-api-key"
 SECRET_SUFFIX = "/TripleWhaleApiKey"  # noqa: S105 - the secret's name, not its value
@@ -378,9 +379,7 @@ class TripleWhaleSimulator:
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.simulator = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._secret_client: Any = None
-        self._secret_cache: tuple[float, set[str] | None] = (0.0, None)
-        self._secret_lock = threading.Lock()
+        self._secret = LocalSecretValues(cloud, SECRET_SUFFIX, "api_key")
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="triplewhale-simulator")
         self._thread.start()
 
@@ -390,37 +389,16 @@ class TripleWhaleSimulator:
     def key_is_valid(self, key: str | None) -> bool:
         if not key:
             return False
-        expected = self._secret_keys() if self.cloud is not None else None
+        expected = self._secret.values()
         if expected:
             self.state.counters["auth_checked_against_secret"] += 1
             if key in expected:
                 return True
-            self._secret_cache = (0.0, None)  # the secret may just have been changed: look again next time
+            self._secret.forget()  # the secret may just have been changed: look again next time
             return False
         if self.state.api_keys:
             return key in self.state.api_keys
         return bool(_PLAUSIBLE_KEY.match(key))
-
-    def _secret_keys(self) -> set[str] | None:
-        checked_at, cached = self._secret_cache
-        if time.monotonic() - checked_at < 2.0:
-            return cached
-        with self._secret_lock:
-            keys: set[str] | None = None
-            try:
-                if self._secret_client is None:
-                    self._secret_client = self.cloud.target.client("secretsmanager")
-                client = self._secret_client
-                for page in client.get_paginator("list_secrets").paginate():
-                    for secret in page.get("SecretList", []):
-                        if str(secret.get("Name", "")).endswith(SECRET_SUFFIX):
-                            value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
-                            if value.get("api_key"):
-                                keys = (keys or set()) | {str(value["api_key"])}
-            except Exception:  # noqa: BLE001 - no emulator yet (before deploy), or no such secret
-                keys = None
-            self._secret_cache = (time.monotonic(), keys)
-            return keys
 
     def stop(self) -> None:
         self._server.shutdown()
