@@ -3,14 +3,22 @@
 Every write carries the source version of what it writes: the resource's ``updated_at`` (microseconds,
 UTC) and, to order two events with the same ``updated_at``, the id of the event that carried it. A write
 succeeds only if its version is greater than the stored one, so duplicates, retries, replays and late
-deliveries leave the same final item as in-order delivery. Writes update only the attributes they name,
-so attributes owned by another writer (a cart's conversion mark, say) survive.
+deliveries leave the same final item as in-order delivery.
+
+Two ways to write a version:
+
+- ``replace_if_newer`` stores the item as the version describes it, dropping attributes an older version
+  had and this one has not (a customer removed from an order leaves no stale ``customer_id``). Attributes
+  another writer owns on the same item (a tombstone) are named in ``keep`` and survive. It is one
+  conditional PutItem, which also answers what was stored before.
+- ``upsert_if_newer`` sets only the attributes it names, for items that several writers share (a cart
+  that the order processor marks converted, a customer whose consents arrive apart).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -80,9 +88,11 @@ def upsert_if_newer(
     *,
     updated_at: datetime,
     ingested_at: datetime | None = None,
+    remove: Collection[str] = (),
 ) -> Outcome:
-    """Set ``attributes`` on the item at ``key`` unless the stored version is at least ``version``."""
-    clash = _RESERVED.intersection(attributes) | set(key).intersection(attributes)
+    """Set ``attributes`` (and remove the ``remove`` ones) on the item at ``key`` unless the stored
+    version is at least ``version``."""
+    clash = (_RESERVED | set(key)).intersection(set(attributes) | set(remove))
     if clash:
         raise ValueError(f"attributes may not set {sorted(clash)}")
     values = dict(attributes)
@@ -93,18 +103,21 @@ def upsert_if_newer(
     names = {f"#a{i}": name for i, name in enumerate(values)}
     placeholders = {name: f":a{i}" for i, name in enumerate(values)}
     assignments = ", ".join(f"#a{i} = {placeholders[name]}" for i, name in enumerate(values))
+    expression = f"SET {assignments}"
+    if remove:
+        removed = {f"#r{i}": name for i, name in enumerate(sorted(remove))}
+        names |= removed
+        expression += " REMOVE " + ", ".join(removed)
     version_ref = next(ref for ref, name in names.items() if name == VERSION)
     event_ref = next(ref for ref, name in names.items() if name == EVENT_ID)
-    condition = (
-        f"attribute_not_exists({version_ref}) OR {version_ref} < {placeholders[VERSION]} OR "
-        f"({version_ref} = {placeholders[VERSION]} AND {event_ref} < {placeholders[EVENT_ID]})"
-    )
     try:
         client.update_item(
             TableName=table,
             Key=serialize(key),
-            UpdateExpression=f"SET {assignments}",
-            ConditionExpression=condition,
+            UpdateExpression=expression,
+            ConditionExpression=_version_condition(
+                version_ref, event_ref, placeholders[VERSION], placeholders[EVENT_ID]
+            ),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize({placeholders[n]: v for n, v in values.items()}),
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -112,10 +125,84 @@ def upsert_if_newer(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        stored = deserialize(exc.response.get("Item", {}))  # type: ignore[arg-type]
-        stored_version = SourceVersion(int(stored.get(VERSION, 0)), str(stored.get(EVENT_ID, "")))
+        stored_version = _stored_version(deserialize(exc.response.get("Item", {})))  # type: ignore[arg-type]
         return Outcome.DUPLICATE if stored_version == version else Outcome.STALE
     return Outcome.WRITTEN
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """What ``replace_if_newer`` did, and the item stored before it (None if there was none)."""
+
+    outcome: Outcome
+    previous: dict[str, Any] | None
+
+
+def _version_condition(version_ref: str, event_ref: str, version: str, event_id: str) -> str:
+    """True when the stored item is older than the write (names and values are expression references)."""
+    return (
+        f"(attribute_not_exists({version_ref}) OR {version_ref} < {version} OR "
+        f"({version_ref} = {version} AND {event_ref} < {event_id}))"
+    )
+
+
+def _stored_version(item: Mapping[str, Any]) -> SourceVersion:
+    return SourceVersion(int(item.get(VERSION, 0)), str(item.get(EVENT_ID, "")))
+
+
+def replace_if_newer(
+    client: DynamoDBClient,
+    table: str,
+    key: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+    version: SourceVersion,
+    *,
+    updated_at: datetime,
+    keep: Collection[str] = (),
+    ingested_at: datetime | None = None,
+) -> Replaced:
+    """Store ``key`` + ``attributes`` as the whole item unless the stored version is at least ``version``.
+
+    ``keep`` names attributes another writer sets on this item; while the stored item has none of them
+    the write is a single PutItem. When it has one, the write becomes an update that sets this
+    version's attributes, removes the ones it no longer has, and leaves the kept ones alone.
+    """
+    clash = (_RESERVED | set(key) | set(keep)).intersection(attributes)
+    if clash:
+        raise ValueError(f"attributes may not set {sorted(clash)}")
+    item = {**key, **attributes}
+    item[VERSION] = version.updated_at_us
+    item[EVENT_ID] = version.event_id
+    item[UPDATED_AT] = iso_utc(updated_at)
+    item[INGESTED_AT] = iso_utc(ingested_at or utc_now())
+    names = {"#v": VERSION, "#e": EVENT_ID} | {f"#k{i}": name for i, name in enumerate(keep)}
+    kept_absent = [f"attribute_not_exists(#k{i})" for i in range(len(keep))]
+    condition = " AND ".join([_version_condition("#v", "#e", ":version", ":event_id"), *kept_absent])
+    try:
+        response = client.put_item(
+            TableName=table,
+            Item=serialize(item),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize({":version": version.updated_at_us, ":event_id": version.event_id}),
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        stored = deserialize(exc.response.get("Item", {}))  # type: ignore[arg-type]
+        stored_version = _stored_version(stored)
+        if stored_version >= version:
+            return Replaced(Outcome.DUPLICATE if stored_version == version else Outcome.STALE, stored)
+        # Newer, but another writer's attribute is on the item: update around it.
+        gone = set(stored) - set(item) - set(keep)
+        outcome = upsert_if_newer(
+            client, table, key, attributes, version, updated_at=updated_at, ingested_at=ingested_at, remove=gone
+        )
+        return Replaced(outcome, stored)
+    previous = response.get("Attributes")
+    return Replaced(Outcome.WRITTEN, deserialize(previous) if previous else None)
 
 
 def set_if_absent(client: DynamoDBClient, table: str, key: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:

@@ -1,7 +1,7 @@
 """fulfillments/* webhooks from the Shopify event bus: raw lake and the order's fulfillment state.
 
 Every event is first written verbatim to ``raw/shopify/webhooks/fulfillments/...``. fulfillments/create
-and fulfillments/update upsert the fulfillment item of its order (``order_id``, ``record =
+and fulfillments/update replace the fulfillment item of its order (``order_id``, ``record =
 FULFILLMENT#<fulfillment id>``) on the orders table when their ``updated_at`` is newer: status,
 shipment status, tracking numbers and URLs, carrier, location, timestamps and the fulfilled line items.
 fulfillment_events/* and fulfillment_orders/* are kept in the lake only: the shipment status they
@@ -19,7 +19,7 @@ from typing import Any
 from common import shopify_events as se
 from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
-from common.hotstore import SourceVersion, upsert_if_newer
+from common.hotstore import SourceVersion, replace_if_newer
 from common.lake import Lake
 from common.observability import logger, metrics, tracer
 from common.shopify_resources import ResourceFetcher
@@ -65,7 +65,7 @@ def fulfillment_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
     created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
-    return {
+    attributes = {
         "fulfillment_id": se.shopify_id(payload.get("id"), "fulfillment id"),
         "name": se.text(payload.get("name"), "name", limit=64),
         "status": se.text(payload.get("status"), "status", limit=64),
@@ -75,9 +75,12 @@ def fulfillment_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
         "tracking_urls": urls,
         "service": se.text(payload.get("service"), "service", limit=255),
         "location_id": se.optional_id(payload.get("location_id"), "location id"),
-        "created_at": iso_utc(created_at) if created_at else None,
         "line_items": line_items,
     }
+    # created_at is a key of the orders table's by-customer index, which may not be NULL: left out if unknown.
+    if created_at is not None:
+        attributes["created_at"] = iso_utc(created_at)
+    return attributes
 
 
 def prepare(event: se.ShopifyEvent) -> FulfillmentState:
@@ -92,7 +95,8 @@ def prepare(event: se.ShopifyEvent) -> FulfillmentState:
 
 
 def store(event: se.ShopifyEvent, state: FulfillmentState) -> str:
-    outcome = upsert_if_newer(
+    # The fulfillment item is this processor's alone: each version replaces it whole.
+    result = replace_if_newer(
         DYNAMODB,
         SETTINGS.orders_table,
         state.key,
@@ -100,7 +104,7 @@ def store(event: se.ShopifyEvent, state: FulfillmentState) -> str:
         SourceVersion.of(state.updated_at, event.event_id),
         updated_at=state.updated_at,
     )
-    return outcome.value
+    return result.outcome.value
 
 
 SETTINGS = load_settings(Settings)

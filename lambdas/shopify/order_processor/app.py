@@ -1,11 +1,12 @@
 """orders/* webhooks from the Shopify event bus: raw lake, orders hot store, converted carts.
 
 Every event is first written verbatim to ``raw/shopify/webhooks/orders/...``. State topics (create,
-updated, paid, cancelled, fulfilled, partially_fulfilled) upsert the order item (``record = ORDER``)
+updated, paid, cancelled, fulfilled, partially_fulfilled) replace the order item (``record = ORDER``)
 when their ``updated_at`` is newer than the stored one, so duplicates, Shopify's retries and late
 deliveries leave the newest state. ``orders/delete`` marks the item deleted (a tombstone that keeps
-what was known). An order whose cart or checkout token matches an abandoned-carts item marks that item
-converted with the order id, so a recovered cart is never reported as abandoned.
+what was known, and that later state writes keep). An order whose cart or checkout token matches an
+abandoned-carts item marks that item converted with the order id, so a recovered cart is never
+reported as abandoned.
 
 Stored: ids as strings, ``order_number`` as a string, money as exact decimals with their currency,
 statuses, customer id, tokens, a line-item summary and the cancel/refund state. Contact details
@@ -24,13 +25,14 @@ from typing import Any
 from common import shopify_events as se
 from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
-from common.hotstore import SourceVersion, set_if_absent, upsert_if_newer
+from common.hotstore import Outcome, Replaced, SourceVersion, replace_if_newer, set_if_absent
 from common.lake import Lake
 from common.observability import logger, metrics, tracer
 from common.shopify_resources import ResourceFetcher
 from common.timeutil import iso_utc
 
 ORDER_RECORD = "ORDER"
+TOMBSTONE = ("deleted", "deleted_at", "deleted_by_event_id")  # set by orders/delete, kept by state writes
 MAX_LINE_ITEMS = 500  # keeps an item far below DynamoDB's 400 KB; the lake has every line
 
 
@@ -170,24 +172,41 @@ def prepare(event: se.ShopifyEvent) -> OrderState:
 def store(event: se.ShopifyEvent, state: OrderState) -> str:
     key = {"order_id": state.order_id, "record": ORDER_RECORD}
     if state.updated_at is None:
-        newly = set_if_absent(
-            DYNAMODB,
-            SETTINGS.orders_table,
-            key,
-            {"deleted": True, "deleted_at": iso_utc(event.triggered_at), "deleted_by_event_id": event.event_id},
-        )
+        tombstone = dict(zip(TOMBSTONE, (True, iso_utc(event.triggered_at), event.event_id), strict=True))
+        newly = set_if_absent(DYNAMODB, SETTINGS.orders_table, key, tombstone)
         return "tombstoned" if newly else "duplicate"
-    outcome = upsert_if_newer(
+    result = replace_if_newer(
         DYNAMODB,
         SETTINGS.orders_table,
         key,
         state.attributes,
         SourceVersion.of(state.updated_at, event.event_id),
         updated_at=state.updated_at,
+        keep=TOMBSTONE,
     )
-    # Marked on every order event, not only the first: a retry after a crash between the two writes
-    # must still mark the cart. The mark is one-way and names only this order, so it is idempotent.
-    converted_at = state.created_at or state.updated_at
+    if carts_to_mark(result, state):
+        mark_converted(state, state.created_at or state.updated_at)
+    return result.outcome.value
+
+
+def carts_to_mark(result: Replaced, state: OrderState) -> bool:
+    """Whether this event must mark the order's carts converted.
+
+    Not when it replaced an older version carrying the same tokens: that version's event marked them,
+    or failed before it could and is retried (a retry is stale or a duplicate by then, and marks). Every
+    other outcome marks, so a crash between the order write and the marks never loses a mark. The mark
+    is one-way and names only this order, so marking twice is harmless.
+    """
+    if not state.cart_keys:
+        return False
+    previous = result.previous
+    if result.outcome is not Outcome.WRITTEN or previous is None:
+        return True
+    # Only a state write stores tokens (a tombstone does not), so equal tokens mean an older version.
+    return any(previous.get(name) != state.attributes[name] for name in ("cart_token", "checkout_token"))
+
+
+def mark_converted(state: OrderState, converted_at: datetime) -> None:
     for cart_key in state.cart_keys:
         newly = set_if_absent(
             DYNAMODB,
@@ -201,7 +220,6 @@ def store(event: se.ShopifyEvent, state: OrderState) -> str:
         )
         if newly:
             logger.info("cart marked converted", extra={"order_id": state.order_id})
-    return outcome.value
 
 
 SETTINGS = load_settings(Settings)

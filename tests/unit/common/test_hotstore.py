@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from common.hotstore import Outcome, SourceVersion, deserialize, set_if_absent, upsert_if_newer
+from common.hotstore import (
+    Outcome,
+    SourceVersion,
+    deserialize,
+    replace_if_newer,
+    set_if_absent,
+    upsert_if_newer,
+)
 from common.timeutil import parse_timestamp
 
 TABLE = "orders"
@@ -91,6 +98,64 @@ def test_reserved_attributes_are_refused(dynamodb: Any) -> None:
             SourceVersion(1, "x"),
             updated_at=parse_timestamp("2024-01-01T00:00:00Z"),
         )
+
+
+# ------------------------------------------------------------------------------------ replace_if_newer
+
+TOMBSTONE = ("deleted", "deleted_at")
+
+
+def _replace(client: Any, when: str, event_id: str, attributes: dict[str, Any]) -> Any:
+    moment = parse_timestamp(when)
+    return replace_if_newer(
+        client,
+        TABLE,
+        {"order_id": "1"},
+        attributes,
+        SourceVersion.of(moment, event_id),
+        updated_at=moment,
+        keep=TOMBSTONE,
+    )
+
+
+def test_replace_stores_the_version_as_it_is_and_answers_what_was_there(dynamodb: Any) -> None:
+    first = _replace(dynamodb, "2024-01-01T10:00:00Z", "a", {"status": "open", "customer_id": "7"})
+    assert (first.outcome, first.previous) == (Outcome.WRITTEN, None)
+    second = _replace(dynamodb, "2024-01-01T11:00:00Z", "b", {"status": "paid"})
+    assert second.outcome is Outcome.WRITTEN
+    assert (second.previous or {})["customer_id"] == "7"
+    item = _item(dynamodb)
+    assert item["status"] == "paid"
+    assert "customer_id" not in item  # gone from the newest version, so gone from the item
+    stale = _replace(dynamodb, "2024-01-01T10:00:00Z", "a", {"status": "open", "customer_id": "7"})
+    assert stale.outcome is Outcome.STALE
+    assert (stale.previous or {})["status"] == "paid"
+    assert _replace(dynamodb, "2024-01-01T11:00:00Z", "b", {"status": "paid"}).outcome is Outcome.DUPLICATE
+    assert _item(dynamodb)["status"] == "paid"
+
+
+def test_replace_keeps_another_writers_attributes_and_still_drops_its_own_stale_ones(dynamodb: Any) -> None:
+    _replace(dynamodb, "2024-01-01T10:00:00Z", "a", {"status": "open", "customer_id": "7"})
+    assert set_if_absent(dynamodb, TABLE, {"order_id": "1"}, {"deleted": True, "deleted_at": "2024-02-01"})
+    result = _replace(dynamodb, "2024-01-01T11:00:00Z", "b", {"status": "paid"})
+    assert result.outcome is Outcome.WRITTEN
+    item = _item(dynamodb)
+    assert (item["deleted"], item["deleted_at"], item["status"]) == (True, "2024-02-01", "paid")
+    assert "customer_id" not in item
+    assert _replace(dynamodb, "2024-01-01T10:30:00Z", "x", {"status": "late"}).outcome is Outcome.STALE
+    assert _item(dynamodb)["status"] == "paid"
+
+
+def test_replace_after_a_tombstone_alone_keeps_the_tombstone(dynamodb: Any) -> None:
+    assert set_if_absent(dynamodb, TABLE, {"order_id": "1"}, {"deleted": True, "deleted_at": "2024-02-01"})
+    assert _replace(dynamodb, "2024-01-01T10:00:00Z", "a", {"status": "open"}).outcome is Outcome.WRITTEN
+    item = _item(dynamodb)
+    assert (item["deleted"], item["status"]) == (True, "open")
+
+
+def test_replace_refuses_to_set_what_it_must_keep(dynamodb: Any) -> None:
+    with pytest.raises(ValueError, match="deleted"):
+        _replace(dynamodb, "2024-01-01T10:00:00Z", "a", {"deleted": False})
 
 
 EVENTS = [

@@ -68,7 +68,8 @@ def _order_payload(
         "financial_status": h.draw(st.sampled_from(STATUSES), "status"),
         "fulfillment_status": None if version == 0 else h.draw(st.sampled_from([None, "partial", "fulfilled"]), "ff"),
         "total_price": str(price * quantity),
-        "customer": {"id": 777},
+        # A customer can be removed from an order (or added to it later): no stale customer_id may remain.
+        "customer": h.draw(st.sampled_from([{"id": 777}, None]), "customer"),
         "cart_token": tokens["cart"],
         "checkout_token": tokens["checkout"],
         "line_items": [

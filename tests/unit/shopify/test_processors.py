@@ -106,6 +106,65 @@ def test_an_order_marks_its_cart_and_checkout_converted_in_either_order(aws: Any
     assert carts["cart-early"]["expires_at"] == 1199872800 + 30 * 86400  # the cart's updated_at + CART_TTL_DAYS
 
 
+def test_a_customer_removed_from_an_order_leaves_no_customer_id_in_any_delivery_order(
+    aws: Any, deliver: Deliver
+) -> None:
+    first, later = _order(), _order()
+    later["updated_at"] = "2008-01-11T09:00:00Z"
+    later["customer"] = None
+    events = [
+        support.envelope("orders/create", first, event_id="evt-1"),
+        support.envelope("orders/updated", later, event_id="evt-2"),
+    ]
+    for delivery in (events, events[::-1]):
+        for event in delivery:
+            deliver("order", event)
+        item = _orders(aws)[("450789469", "ORDER")]
+        assert "customer_id" not in item  # the newest version has none; nothing stale is left behind
+        assert item["source_event_id"] == "evt-2"
+        aws.client("dynamodb").delete_item(
+            TableName=support.TABLES["orders"], Key={"order_id": {"S": "450789469"}, "record": {"S": "ORDER"}}
+        )
+
+
+def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_version(
+    aws: Any, processors: Callable[[str], ModuleType], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = processors("order")
+    first, later = _order(), _order()
+    later["updated_at"] = "2008-01-11T09:00:00Z"
+    crashed = support.envelope("orders/create", first, event_id="evt-1")
+    with monkeypatch.context() as patch:
+
+        def down(**kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+
+        patch.setattr(module.DYNAMODB, "update_item", down)
+        with pytest.raises(ClientError):
+            module.handler(json.loads(json.dumps(crashed)), support.Context())
+    assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
+    assert support.table_items(aws, "abandoned_carts") == []  # the newer version leaves the mark to evt-1
+    assert deliver("order", crashed)["outcome"] == "stale"  # Lambda's retry of the crashed event
+    carts = support.table_items(aws, "abandoned_carts")
+    assert [(c["cart_token"], c["converted_order_id"]) for c in carts] == [(first["cart_token"], "450789469")]
+
+
+def test_a_later_version_of_an_order_does_not_mark_its_cart_again(
+    aws: Any, processors: Callable[[str], ModuleType], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = processors("order")
+    first, later = _order(), _order()
+    later["updated_at"] = "2008-01-11T09:00:00Z"
+    deliver("order", support.envelope("orders/create", first, event_id="evt-1"))
+    calls: list[str] = []
+    original = module.DYNAMODB.update_item
+    monkeypatch.setattr(module.DYNAMODB, "update_item", lambda **kw: calls.append(kw["TableName"]) or original(**kw))
+    assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
+    assert calls == []
+    assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "duplicate"
+    assert calls == [support.TABLES["abandoned_carts"]]  # a redelivery may be the retry of a crash: it marks
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
@@ -151,11 +210,9 @@ def test_a_transient_failure_raises_so_lambda_retries(
     module = processors("order")
 
     def throttled(**kwargs: Any) -> Any:
-        raise ClientError(
-            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "UpdateItem"
-        )
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
 
-    monkeypatch.setattr(module.DYNAMODB, "update_item", throttled)
+    monkeypatch.setattr(module.DYNAMODB, "put_item", throttled)
     event = support.envelope("orders/create", _order(), event_id="evt-t")
     with pytest.raises(ClientError):
         module.handler(event, support.Context())
