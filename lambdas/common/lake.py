@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -59,12 +60,15 @@ def bulk_part_key(object_type: str, run_id: str, part_number: int) -> str:
     )
 
 
-def quarantine_key(source: str, reason: str, received_at: datetime, body: bytes) -> str:
-    """Content-addressed, so the same bad input delivered twice is kept once."""
+def quarantine_key(source: str, reason: str, received_at: datetime, body: bytes, within: Sequence[str] = ()) -> str:
+    """Content-addressed, so the same bad input delivered twice is kept once. ``within`` adds folders
+    between the reason and the hash (Triple Whale: shop and day, so two days answered with the same bad
+    body are kept apart)."""
     digest = hashlib.sha256(body).hexdigest()
+    folders = "".join(f"/{safe_segment(name, 'quarantine folder')}" for name in within)
     return (
         f"quarantine/{safe_segment(source, 'source')}/dt={partition_date(received_at)}"
-        f"/{safe_segment(reason, 'reason')}/{digest}.json"
+        f"/{safe_segment(reason, 'reason')}{folders}/{digest}.json"
     )
 
 
@@ -92,13 +96,29 @@ class Lake:
         )
         return key
 
-    def quarantine(self, *, source: str, reason: str, body: bytes, received_at: datetime, detail: str) -> str:
-        """Keep an input that cannot be processed, byte for byte, with why in the object's metadata."""
-        key = quarantine_key(source, reason, received_at, body)
+    def quarantine(
+        self,
+        *,
+        source: str,
+        reason: str,
+        body: bytes,
+        received_at: datetime,
+        detail: str,
+        within: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Keep an input that cannot be processed, byte for byte, with why in the object's metadata
+        (``metadata`` adds ASCII entries of the caller's, such as the period a body answered)."""
+        key = quarantine_key(source, reason, received_at, body, within)
         ascii_detail = detail.encode("ascii", "replace").decode("ascii")[:512]
         return self.put_verbatim(
             key,
             body,
             content_type="application/octet-stream",
-            metadata={"reason": reason, "detail": ascii_detail, "received-at": iso_utc(received_at)},
+            metadata={
+                **(metadata or {}),
+                "reason": reason,
+                "detail": ascii_detail,
+                "received-at": iso_utc(received_at),
+            },
         )

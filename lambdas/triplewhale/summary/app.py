@@ -7,8 +7,10 @@ One invocation is one run (EventBridge Scheduler, asynchronously; or an operator
 2. for each day, the Summary Page of that day (``triplewhale_api``: 429/5xx retried with backoff and
    ``Retry-After``); a body of the expected shape goes verbatim to
    ``raw/triplewhale/summary-page/dt=<day>/<shop-domain>.json`` (a re-run overwrites it), any other 200
-   body to ``quarantine/triplewhale/dt=<today>/<reason>/<sha256>.json``, and the run goes on;
-3. once every day was handled, the watermark moves to the newest complete day of the window.
+   body to ``quarantine/triplewhale/dt=<today>/<reason>/<shop-domain>/<day>/<sha256>.json``, and the run
+   goes on;
+3. the watermark moves to the newest complete day of the window; a run that fails part-way moves it over
+   the days it handled before failing (days are handled in order), so the next run goes on from there.
 
 Failures raise, so that Lambda's asynchronous retries and then the dead-letter queue keep the event:
 throttling or 5xx that outlast the retries (``TransientError``), a refused API key (the message names
@@ -20,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +31,7 @@ import requests
 from common import aws
 from common.config import ConfigError, env_field, load_settings
 from common.errors import BadInput, TransientError
-from common.http_session import retrying_session
+from common.http_session import DEFAULT_TIMEOUT, retrying_session
 from common.lake import Lake
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
@@ -52,6 +54,7 @@ API_KEY = "api_key"  # the name of the key in the secret's JSON, not a secret
 DEFAULT_BASE_URL = "https://api.triplewhale.com"
 # Each day's request may take up to the read timeout; a day is not started with less time than this left.
 SECONDS_PER_DAY_RESERVE = 35.0
+REQUEST_SECONDS = sum(DEFAULT_TIMEOUT)  # connect + read timeout of build_job's session
 SAFETY_MARGIN_SECONDS = 5.0
 
 
@@ -131,54 +134,28 @@ class SummaryJob:
             base_delay=settings.retry_base_seconds,
             max_delay=settings.retry_max_seconds,
             time_left=time_left,
+            request_seconds=REQUEST_SECONDS,
             sleep=self.sleep,
         )
         hour = windows.today_hour(now, self.zone)
         landed: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
-        days = window.days()
+        handled_through: date | None = None  # the last day of the handled prefix of the window
         try:
-            for number, day in enumerate(days):
-                if time_left() < SECONDS_PER_DAY_RESERVE:
-                    raise TransientError(
-                        f"out of time after {number} of {len(days)} days ({window.first}..{window.last}); the "
-                        "days written are kept and the retry fetches the window again (smaller windows fit)"
-                    )
+            for number, day in enumerate(window.days()):
+                _check_time_for_day(time_left, number, window)
                 page = client.fetch(settings.shop_domain, day, hour)
                 try:
                     metric_count = api.check_summary_page(page.body)
                 except BadInput as bad:
-                    key = self.lake.quarantine(
-                        source=store.SOURCE,
-                        reason=bad.reason,
-                        body=page.body,
-                        received_at=self.clock(),
-                        detail=f"summary page of {day} for {settings.shop_domain}: {bad.detail}",
-                    )
-                    logger.warning(
-                        "summary page quarantined", extra={"day": day.isoformat(), "reason": bad.reason, "key": key}
-                    )
-                    metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
-                    quarantined.append({"day": day.isoformat(), "reason": bad.reason, "key": key})
-                    continue
-                key = self.lake.put_verbatim(
-                    store.summary_key(day, settings.shop_domain),
-                    page.body,
-                    metadata={
-                        "shop-domain": settings.shop_domain,
-                        "period": day.isoformat(),
-                        "today-hour": str(hour),
-                        "fetched-at": iso_utc(self.clock()),
-                    },
-                )
-                logger.info(
-                    "summary page landed",
-                    extra={"day": day.isoformat(), "key": key, "bytes": len(page.body), "metrics": metric_count,
-                           "attempts": page.attempts},
-                )  # fmt: skip
-                landed.append({"day": day.isoformat(), "key": key, "bytes": len(page.body), "attempts": page.attempts})
-        except api.TripleWhaleAuthError:
-            self.secret.invalidate()  # a key put since is read by the retry
+                    quarantined.append(self._quarantine(day, page.body, bad))
+                else:
+                    landed.append(self._land(day, hour, page, metric_count))
+                handled_through = day
+        except Exception as error:
+            if isinstance(error, api.TripleWhaleAuthError):
+                self.secret.invalidate()  # a key put since is read by the retry
+            self._keep_progress(window, handled_through, len(landed), len(quarantined))
             raise
         finally:
             stats = client.stats
@@ -186,19 +163,7 @@ class SummaryJob:
             metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=stats.requests)
             metrics.add_metric(name="Throttled", unit=MetricUnit.Count, value=stats.throttled)
             metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=stats.server_errors)
-        newest = window.newest_complete_day()
-        watermark_after = watermark
-        if newest is not None:
-            run = {"window": window.as_dict(), "landed": len(landed), "quarantined": len(quarantined)}
-            watermark_after = store.advance_watermark(
-                self.s3,
-                settings.bucket,
-                settings.shop_domain,
-                newest,
-                window_first=window.first,
-                now=self.clock(),
-                run=run,
-            )
+        watermark_after = self._advance_watermark(window, handled_through, len(landed), len(quarantined)) or watermark
         result = {
             "shop_domain": settings.shop_domain,
             "window": window.as_dict(),
@@ -217,6 +182,86 @@ class SummaryJob:
             | {"landed_days": len(landed), "quarantined_days": len(quarantined)},
         )
         return result
+
+    def _land(self, day: date, hour: int, page: api.SummaryPage, metric_count: int) -> dict[str, Any]:
+        key = self.lake.put_verbatim(
+            store.summary_key(day, self.settings.shop_domain),
+            page.body,
+            metadata={
+                "shop-domain": self.settings.shop_domain,
+                "period": day.isoformat(),
+                "today-hour": str(hour),
+                "fetched-at": iso_utc(self.clock()),
+            },
+        )
+        logger.info(
+            "summary page landed",
+            extra={"day": day.isoformat(), "key": key, "bytes": len(page.body), "metrics": metric_count,
+                   "attempts": page.attempts},
+        )  # fmt: skip
+        return {"day": day.isoformat(), "key": key, "bytes": len(page.body), "attempts": page.attempts}
+
+    def _quarantine(self, day: date, body: bytes, bad: BadInput) -> dict[str, Any]:
+        shop_domain = self.settings.shop_domain
+        key = self.lake.quarantine(
+            source=store.SOURCE,
+            reason=bad.reason,
+            body=body,
+            received_at=self.clock(),
+            detail=f"summary page of {day} for {shop_domain}: {bad.detail}",
+            within=store.quarantine_folders(shop_domain, day),
+            metadata={"shop-domain": shop_domain, "period": day.isoformat()},
+        )
+        logger.warning("summary page quarantined", extra={"day": day.isoformat(), "reason": bad.reason, "key": key})
+        metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
+        return {"day": day.isoformat(), "reason": bad.reason, "key": key}
+
+    def _advance_watermark(
+        self, window: windows.Window, handled_through: date | None, landed: int, quarantined: int
+    ) -> date | None:
+        """The watermark after moving it over the handled days of the window; None when none is complete."""
+        if handled_through is None:
+            return None
+        newest = window.newest_complete_day(handled_through)
+        if newest is None:
+            return None
+        run = {
+            "window": window.as_dict(),
+            "handled_through": handled_through.isoformat(),
+            "landed": landed,
+            "quarantined": quarantined,
+        }
+        return store.advance_watermark(
+            self.s3,
+            self.settings.bucket,
+            self.settings.shop_domain,
+            newest,
+            window_first=window.first,
+            now=self.clock(),
+            run=run,
+        )
+
+    def _keep_progress(
+        self, window: windows.Window, handled_through: date | None, landed: int, quarantined: int
+    ) -> None:
+        """A failing run still moves the watermark over the days it handled, so the next run goes on from there."""
+        try:
+            after = self._advance_watermark(window, handled_through, landed, quarantined)
+        except Exception:  # noqa: BLE001 - the run's own error, not this one, is what Lambda retries and alarms show
+            logger.exception("the progress of the failing run could not be saved")
+            return
+        logger.info(
+            "progress of the failing run kept",
+            extra={"handled_through": _iso(handled_through), "watermark": _iso(after)},
+        )
+
+
+def _check_time_for_day(time_left: Callable[[], float], number: int, window: windows.Window) -> None:
+    if time_left() < SECONDS_PER_DAY_RESERVE:
+        raise TransientError(
+            f"out of time after {number} of {len(window.days())} days ({window.first}..{window.last}); the days "
+            "handled are kept, the watermark is moved over them, and the next run goes on from there"
+        )
 
 
 def _iso(day: Any) -> str | None:

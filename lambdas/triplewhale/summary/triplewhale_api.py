@@ -7,9 +7,10 @@
 - 200: the body is kept verbatim; it must look like a summary page (``check_summary_page``), else it
   is quarantined by the caller.
 - 429 and 5xx (and connection failures / timeouts): retried with exponential backoff; a 429's
-  ``Retry-After`` is honoured. When the retries are spent, or a wait would not fit in the time left,
-  ``TransientError`` is raised so that Lambda's asynchronous retry, then the dead-letter queue, keeps
-  the run's event.
+  ``Retry-After`` is honoured. When the retries are spent, when a wait and the request after it (up to
+  ``request_seconds``) would not fit in the time left, or when too little is left to start a request
+  (checked before each one, so after every wait), ``TransientError`` is raised so that Lambda's
+  asynchronous retry, then the dead-letter queue, keeps the run's event.
 - 401 / 403: ``TripleWhaleAuthError``, naming the secret the key came from. No retry.
 - any other status: ``TripleWhaleRequestError`` with Triple Whale's message. No retry.
 
@@ -109,6 +110,7 @@ class SummaryPageClient:
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         time_left: Callable[[], float] = lambda: float("inf"),
+        request_seconds: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
@@ -119,6 +121,7 @@ class SummaryPageClient:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._time_left = time_left
+        self._request_seconds = request_seconds
         self._sleep = sleep
         self.stats = FetchStats()
 
@@ -128,6 +131,7 @@ class SummaryPageClient:
         headers = {API_KEY_HEADER: key, "Accept": "application/json", "Content-Type": "application/json"}
         last = "no answer"
         for attempt in range(1, self._max_attempts + 1):
+            self._check_time_for_request(day, last if attempt > 1 else None)
             self.stats.requests += 1
             wait: float | None = None
             try:
@@ -155,15 +159,27 @@ class SummaryPageClient:
             if attempt == self._max_attempts:
                 break
             delay = wait if wait is not None else min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
-            if delay >= self._time_left():
+            if delay + self._request_seconds >= self._time_left():
                 raise TransientError(
-                    f"Triple Whale asked to wait {delay:.0f} s for {day} ({last}), more than this run has left; "
-                    "Lambda's asynchronous retry runs the event again later"
+                    f"Triple Whale asked to wait {delay:.0f} s for {day} ({last}); with the request after it "
+                    f"(up to {self._request_seconds:.0f} s) that is more than this run has left; Lambda's "
+                    "asynchronous retry runs the event again later"
                 )
             self.stats.retries += 1
             self.stats.waited_seconds += delay
             self._sleep(delay)
         raise TransientError(f"Triple Whale summary page for {day}: {last}, {self._max_attempts} attempts")
+
+    def _check_time_for_request(self, day: date, last: str | None) -> None:
+        """Raise rather than start a request that may outlast the run (a wait may have used the time)."""
+        left = self._time_left()
+        if left > self._request_seconds:
+            return
+        after = f" after {last}" if last is not None else ""
+        raise TransientError(
+            f"{left:.0f} s left, too little for the summary-page request for {day}{after} (up to "
+            f"{self._request_seconds:.0f} s); Lambda's asynchronous retry runs the event again later"
+        )
 
     def _auth_message(self, status: int, response: requests.Response, shop_domain: str) -> str:
         what = "refused the API key" if status == 401 else f"does not let the API key read shop {shop_domain}"

@@ -2,8 +2,10 @@
 
 - ``raw/triplewhale/summary-page/dt=<day>/<shop-domain>.json``: one object per shop and day, named only
   by them, so a re-run or a replay of a day overwrites that day's object instead of adding a second.
-- ``metadata/triplewhale/summary-page/<shop-domain>/watermark.json``: the newest complete day of the
-  last run that handled every day of its window (``{"watermark": "YYYY-MM-DD", ...}``).
+- ``quarantine/triplewhale/dt=<run date>/<reason>/<shop-domain>/<day>/<sha256>.json``: a 200 that is not
+  a summary page, one object per shop, day and body.
+- ``metadata/triplewhale/summary-page/<shop-domain>/watermark.json``: the newest complete day up to which
+  every day was handled, in order (``{"watermark": "YYYY-MM-DD", ...}``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ METADATA_PREFIX = f"metadata/{SOURCE}/{DATASET}/"
 
 def summary_key(day: date, shop_domain: str) -> str:
     return f"{RAW_PREFIX}dt={day.isoformat()}/{safe_segment(shop_domain, 'shop domain')}.json"
+
+
+def quarantine_folders(shop_domain: str, day: date) -> tuple[str, str]:
+    """The folders of a bad answer's quarantine key, between its reason and its hash: days answered with
+    the same bad body are kept apart, and a re-run of a day that gets the same body overwrites its object."""
+    return shop_domain, day.isoformat()
 
 
 def watermark_key(shop_domain: str) -> str:

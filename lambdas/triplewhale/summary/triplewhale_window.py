@@ -10,8 +10,9 @@ zone), both ends inclusive.
 - Backfill (``{"since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}``, ``until`` optional and defaulting to
   today): exactly those days. A ``until`` after today is cut to today.
 
-The watermark is the newest *complete* day (before today) of a run whose every day was handled; it
-only ever moves forward, so a backfill of old days never pulls it back.
+The watermark is the newest *complete* day (before today) up to which a run handled every day, in
+order (a run that stops part-way keeps the days it handled before stopping); it only ever moves
+forward, so a backfill of old days never pulls it back.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ class Window:
     def days(self) -> list[date]:
         return [self.first + timedelta(days=offset) for offset in range((self.last - self.first).days + 1)]
 
-    def newest_complete_day(self) -> date | None:
-        """The newest day of the window that is over in the shop's zone (today is still changing)."""
-        newest = min(self.last, self.today - timedelta(days=1))
+    def newest_complete_day(self, through: date | None = None) -> date | None:
+        """The newest day of the window, up to ``through`` when given, that is over in the shop's zone
+        (today is still changing)."""
+        last = self.last if through is None else min(through, self.last)
+        newest = min(last, self.today - timedelta(days=1))
         return newest if newest >= self.first else None
 
     def as_dict(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def client(session: ScriptedSession, sleeps: list[float], **options: Any) -> api
         lambda: KEY,
         secret_id=SECRET_ARN,
         max_attempts=options.pop("max_attempts", 4),
-        sleep=sleeps.append,
+        sleep=options.pop("sleep", sleeps.append),
         **options,
     )
 
@@ -110,6 +110,28 @@ def test_a_wait_longer_than_the_time_left_raises_instead_of_sleeping() -> None:
     with pytest.raises(TransientError, match="asked to wait 120 s"):
         client(session, sleeps, time_left=lambda: 60.0).fetch("example.myshopify.com", DAY, 1)
     assert sleeps == []
+
+
+def test_a_wait_that_leaves_too_little_for_the_request_after_it_raises_instead_of_sleeping() -> None:
+    sleeps: list[float] = []
+    session = ScriptedSession(answer(429, headers={"Retry-After": "40"}), answer(200, PAGE))
+    tw = client(session, sleeps, time_left=lambda: 60.0, request_seconds=33.0)  # 40 s + a 33 s request > 60 s
+    with pytest.raises(TransientError, match="asked to wait 40 s"):
+        tw.fetch("example.myshopify.com", DAY, 1)
+    assert (sleeps, len(session.sent)) == ([], 1)
+
+
+def test_the_time_left_is_checked_again_after_a_wait_before_the_next_request() -> None:
+    left = [100.0]
+
+    def slow_sleep(seconds: float) -> None:
+        left[0] -= 3 * seconds  # the wait took longer than asked: only 25 s are left after it
+
+    session = ScriptedSession(answer(429, headers={"Retry-After": "25"}), answer(200, PAGE))
+    tw = client(session, [], time_left=lambda: left[0], request_seconds=33.0, sleep=slow_sleep)
+    with pytest.raises(TransientError, match="25 s left, too little for the summary-page request for 2025-03-09"):
+        tw.fetch("example.myshopify.com", DAY, 1)
+    assert len(session.sent) == 1  # the request after the wait was never started
 
 
 @pytest.mark.parametrize(("status", "phrase"), [(401, "refused the API key"), (403, "does not let the API key read")])

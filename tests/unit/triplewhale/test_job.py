@@ -7,14 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 import triplewhale_api as api
+import triplewhale_store as store
+from botocore.exceptions import ClientError
 
 from common.errors import TransientError
+from common.http_session import retrying_session
 from platformctl.simulators.triplewhale import TripleWhaleSimulator
 from tests.conftest import shared_fixture_path
 from tests.unit.triplewhale.conftest import API_KEY, NOW, SHOP, JobFactory, Stack, load_app_module
@@ -37,6 +41,26 @@ def served(simulator: TripleWhaleSimulator, day: str, hour: int = 15) -> bytes:
     response = requests.post(simulator.summary_url(), json=body, headers={"x-api-key": API_KEY}, timeout=10)
     response.raise_for_status()
     return response.content
+
+
+def time_for(simulator: TripleWhaleSimulator, requests_: int) -> Callable[[], float]:
+    """A Lambda's time left that runs short once the simulator has answered that many more requests."""
+    start = len(simulator.state.snapshot()["requests"])
+    return lambda: 600.0 if len(simulator.state.snapshot()["requests"]) - start < requests_ else 10.0
+
+
+class FailsAfter:
+    """The simulator for the first ``posts`` requests, then no answer at all (a transient failure)."""
+
+    def __init__(self, posts: int) -> None:
+        self.posts = posts
+        self.inner = retrying_session(total=0)
+
+    def post(self, url: str, data: str, headers: dict[str, str]) -> requests.Response:
+        if self.posts == 0:
+            raise requests.ConnectionError("connection reset")
+        self.posts -= 1
+        return self.inner.post(url, data=data, headers=headers)
 
 
 def test_first_run_lands_each_day_verbatim_under_its_deterministic_key(
@@ -170,12 +194,85 @@ def test_a_200_that_is_not_a_summary_page_is_quarantined_and_the_run_goes_on(
     objects = aws_stack.objects("quarantine/")
     (key,) = objects
     body = objects[key]
-    assert key == f"quarantine/triplewhale/dt=2025-03-10/unexpected-shape/{hashlib.sha256(body).hexdigest()}.json"
+    digest = hashlib.sha256(body).hexdigest()
+    assert key == f"quarantine/triplewhale/dt=2025-03-10/unexpected-shape/{SHOP}/{FIRST_RUN[0]}/{digest}.json"
     assert json.loads(body)["status"] == "maintenance"  # verbatim
     head = aws_stack.s3.head_object(Bucket=aws_stack.bucket, Key=key)
     assert FIRST_RUN[0] in head["Metadata"]["detail"]
     assert key_of(FIRST_RUN[0]) not in aws_stack.objects(RAW)
     assert aws_stack.watermark()["watermark"] == "2025-03-09"  # every day was handled
+
+
+def test_days_answered_with_the_same_bad_body_are_each_quarantined_once(
+    aws_stack: Stack, make_job: JobFactory, simulator: TripleWhaleSimulator
+) -> None:
+    days = {"since": "2025-03-07", "until": "2025-03-08"}
+    simulator.state.configure(bad_shape=2)
+    first = make_job().run(days)
+    keys = sorted(aws_stack.objects("quarantine/"))
+    assert len(keys) == 2  # one per day, though Triple Whale sent the same bytes for both
+    assert [k.split("/")[-2] for k in keys] == ["2025-03-07", "2025-03-08"]
+    assert sorted(q["key"] for q in first["quarantined"]) == keys
+    for key, day in zip(keys, ["2025-03-07", "2025-03-08"], strict=True):
+        head = aws_stack.s3.head_object(Bucket=aws_stack.bucket, Key=key)
+        assert (head["Metadata"]["period"], head["Metadata"]["shop-domain"]) == (day, SHOP)
+    simulator.state.configure(bad_shape=2)
+    make_job().run(days)  # the same days, the same bad answers: the same objects, overwritten
+    assert sorted(aws_stack.objects("quarantine/")) == keys
+
+
+def test_a_run_failing_part_way_moves_the_watermark_over_the_days_it_handled(
+    aws_stack: Stack, make_job: JobFactory, simulator: TripleWhaleSimulator
+) -> None:
+    simulator.state.configure(bad_shape=1)  # 2025-03-07 quarantined: handled all the same
+    with pytest.raises(TransientError, match="ConnectionError"):
+        make_job(session=FailsAfter(posts=2)).run({})  # 2025-03-09 gets no answer
+    assert sorted(aws_stack.objects(RAW)) == [key_of("2025-03-08")]
+    watermark = aws_stack.watermark()
+    assert watermark["watermark"] == "2025-03-08"  # not past 2025-03-09, which was never fetched
+    assert watermark["run"]["handled_through"] == "2025-03-08"
+    again = make_job().run({})  # the retry, or the next scheduled run, goes on from there
+    assert again["window"]["since"] == "2025-03-05"  # 2025-03-08 minus LOOKBACK_DAYS=3
+    assert aws_stack.watermark()["watermark"] == "2025-03-09"
+
+
+def test_runs_that_keep_running_out_of_time_still_catch_up(
+    aws_stack: Stack, make_job: JobFactory, simulator: TripleWhaleSimulator
+) -> None:
+    make_job(now=NOW - timedelta(days=20)).run({})  # the schedule was off since: watermark 2025-02-17
+    watermarks = []
+    for _ in range(5):
+        with pytest.raises(TransientError, match="out of time after 8 of"):
+            make_job().run({}, time_for(simulator, requests_=8))  # time for 8 of the window's days only
+        watermarks.append(aws_stack.watermark()["watermark"])
+    # Each run fetches from the watermark minus LOOKBACK_DAYS=3, so 8 days move it by 4.
+    assert watermarks == ["2025-02-21", "2025-02-25", "2025-03-01", "2025-03-05", "2025-03-09"]
+    last = make_job().run({}, time_for(simulator, requests_=8))
+    assert (last["window"]["since"], last["watermark"]) == ("2025-03-06", "2025-03-09")
+    days = sorted(k.split("dt=")[1][:10] for k in aws_stack.objects(RAW))
+    assert days == [(datetime(2025, 2, 14) + timedelta(days=n)).date().isoformat() for n in range(25)]  # no gap
+
+
+def test_the_request_after_a_retry_after_wait_must_fit_in_the_time_left(
+    aws_stack: Stack, make_job: JobFactory, simulator: TripleWhaleSimulator
+) -> None:
+    simulator.state.configure(throttle=1, retry_after=70)
+    left = 100.0  # after 70 s of waiting, 30 s would be left: too little for a request (up to 33 s)
+    with pytest.raises(TransientError, match="asked to wait 70 s"):
+        make_job().run({}, lambda: left - sum(aws_stack.sleeps))
+    assert aws_stack.sleeps == []
+    assert [e["status"] for e in simulator.state.snapshot()["requests"]] == [429]
+
+
+def test_the_error_of_a_failing_run_is_kept_when_its_progress_cannot_be_saved(
+    aws_stack: Stack, make_job: JobFactory, simulator: TripleWhaleSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
+
+    monkeypatch.setattr(store, "advance_watermark", refused)
+    with pytest.raises(TransientError, match="ConnectionError"):
+        make_job(session=FailsAfter(posts=2)).run({})
 
 
 def test_an_invalid_backfill_event_fails_without_calling_triple_whale(

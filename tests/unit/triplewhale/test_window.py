@@ -24,6 +24,13 @@ def test_first_run_fetches_the_last_first_run_days_up_to_today() -> None:
     assert window.newest_complete_day() == date(2025, 3, 9)
 
 
+def test_the_newest_complete_day_of_the_days_handled_so_far() -> None:
+    window = resolve({})  # 2025-03-07 .. 2025-03-10, today 2025-03-10
+    assert window.newest_complete_day(date(2025, 3, 8)) == date(2025, 3, 8)
+    assert window.newest_complete_day(date(2025, 3, 10)) == date(2025, 3, 9)  # today is never complete
+    assert window.newest_complete_day(date(2025, 3, 6)) is None  # before the window: nothing handled
+
+
 def test_an_incremental_run_starts_lookback_days_before_the_watermark() -> None:
     window = resolve(None, watermark=date(2025, 3, 8))
     assert (window.first, window.last) == (date(2025, 3, 5), date(2025, 3, 10))
