@@ -9,6 +9,10 @@
 - ``bulk_manifest``: the latest ``runs`` bulk run manifests: partial results and counts that disagree
   with Shopify's ``objectCount`` fail.
 
+The bulk checks never list the run folders' contents (a download in progress keeps thousands of
+checkpoints there): they list the ``run=<id>/`` folders with a delimiter, take the newest by run id and
+look for each one's ``manifest.json`` with a one-key listing, newest first.
+
 A source with nothing ever under its landing prefix is not deployed or not connected: its checks are
 skipped, as are the checks of a source listed in ``DISABLED_SOURCES``. A freshness check whose own
 prefix never held anything (a topic nobody subscribed) is skipped too. Reasons name prefixes, counts,
@@ -37,7 +41,11 @@ else:
     from dq_spec import Check, Spec
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
-_MANIFEST = re.compile(r"^metadata/shopify/bulk/run=(?P<run>[^/]+)/manifest\.json$")
+_RUN_FOLDER = re.compile(r"^run=(?P<run>[^/]+)/$")
+_NUMBER = re.compile(r"[0-9]+")
+# Run folders without a manifest (a download in progress, or one that never finished) the bulk checks
+# look past before they stop: when the newest this many have none, bulk runs are not finishing.
+UNFINISHED_RUNS_LOOKED_PAST = 10
 # Errors that mean "this function may not read that prefix" rather than "try again": the check fails
 # with the code in its reason instead of the whole run failing, so the other checks still report.
 _PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "NoSuchBucket", "KMS.AccessDeniedException"})
@@ -137,22 +145,50 @@ class _Run:
     modified: datetime
 
 
-def _runs(lake: LakeReader, prefix: str) -> list[_Run]:
-    """The bulk run manifests under ``prefix``, newest first."""
-    objects, _ = lake.objects(prefix)
-    runs = []
-    for item in objects:
-        match = _MANIFEST.match(item.key)
-        if match:
-            runs.append(_Run(match["run"], item.key, item.modified))
-    return sorted(runs, key=lambda run: (run.modified, run.run_id), reverse=True)
+def run_order(run_id: str) -> tuple[str, str]:
+    """Sort key of a run id. Shopify's operation ids grow with time but the folder names sort as text
+    (``run=99/`` after ``run=100/``), so numbers are compared as numbers."""
+    return _NUMBER.sub(lambda number: number[0].zfill(40), run_id), run_id
+
+
+def _run_ids(lake: LakeReader, prefix: str) -> list[str]:
+    """The ids of the ``run=<id>/`` folders under ``prefix`` (one delimiter listing, not their contents)."""
+    matches = (_RUN_FOLDER.match(folder[len(prefix) :]) for folder in lake.folders(prefix))
+    return [match["run"] for match in matches if match]
+
+
+def _runs(lake: LakeReader, prefix: str, wanted: int) -> tuple[list[_Run], list[str]]:
+    """The newest ``wanted`` runs with a manifest, newest first, and the run folders without one that
+    were looked past (newest first, at most ``UNFINISHED_RUNS_LOOKED_PAST``)."""
+    runs: list[_Run] = []
+    unfinished: list[str] = []
+    for run_id in sorted(_run_ids(lake, prefix), key=run_order, reverse=True):
+        if len(runs) == wanted or len(unfinished) == UNFINISHED_RUNS_LOOKED_PAST:
+            break
+        key = f"{prefix}run={run_id}/manifest.json"
+        manifest = lake.first(key)
+        if manifest is not None and manifest.key == key:
+            runs.append(_Run(run_id, key, manifest.modified))
+        else:
+            unfinished.append(run_id)
+    return runs, unfinished
+
+
+def _no_runs(check: Check, unfinished: list[str]) -> CheckResult:
+    if len(unfinished) < UNFINISHED_RUNS_LOOKED_PAST:
+        return CheckResult(check, SKIPPED, "no bulk run has written a manifest yet")
+    reason = (
+        f"none of the newest {len(unfinished)} bulk runs wrote a manifest (newest run {unfinished[0]}): "
+        "downloads are not finishing"
+    )
+    return CheckResult(check, FAIL, reason, details={"runs_without_manifest": unfinished})
 
 
 def _bulk_freshness(check: Check, lake: LakeReader, now: datetime, defaults: Defaults) -> CheckResult:
     max_age = check.max_age_hours or defaults.bulk_freshness_max_age_hours
-    runs = _runs(lake, check.prefix)
+    runs, unfinished = _runs(lake, check.prefix, 1)
     if not runs:
-        return CheckResult(check, SKIPPED, "no bulk run has written a manifest yet")
+        return _no_runs(check, unfinished)
     newest = runs[0]
     age = _hours(now - newest.modified)
     details = {"run_id": newest.run_id, "manifest_written": iso_utc(newest.modified), "max_age_hours": max_age}
@@ -184,9 +220,9 @@ def manifest_problems(manifest: Any) -> list[str]:
 
 def _bulk_manifest(check: Check, lake: LakeReader, now: datetime, defaults: Defaults) -> CheckResult:
     wanted = check.runs or defaults.bulk_runs_checked
-    runs = _runs(lake, check.prefix)[:wanted]
+    runs, unfinished = _runs(lake, check.prefix, wanted)
     if not runs:
-        return CheckResult(check, SKIPPED, "no bulk run has written a manifest yet")
+        return _no_runs(check, unfinished)
     failures, checked = [], []
     objects = 0
     for run in runs:

@@ -1,8 +1,8 @@
 """Bounded reads of the lake for the checks: never a listing of the whole lake.
 
-Every listing names a narrow prefix (a source's landing folder with ``MaxKeys=1``, the folders of one
-level with a delimiter, one ``dt=`` partition, the bulk run manifests) and stops after ``max_pages``
-pages. Listings are memoised for the run, so two checks reading the same prefix list it once.
+Every listing names a narrow prefix (a source's landing folder or one bulk run manifest with
+``MaxKeys=1``, the folders of one level with a delimiter, one ``dt=`` partition) and stops after
+``max_pages`` pages. Listings are memoised for the run, so two checks reading the same prefix list it once.
 """
 
 from __future__ import annotations
@@ -32,16 +32,20 @@ class LakeReader:
     max_pages: int = 50
     _folders: dict[str, list[str]] = field(default_factory=dict)
     _objects: dict[str, tuple[list[LakeObject], bool]] = field(default_factory=dict)
-    _exists: dict[str, bool] = field(default_factory=dict)
+    _first: dict[str, LakeObject | None] = field(default_factory=dict)
     requests: int = 0
 
     def has_any(self, prefix: str) -> bool:
         """Whether anything was ever written under ``prefix`` (one request, one key)."""
-        if prefix not in self._exists:
+        return self.first(prefix) is not None
+
+    def first(self, prefix: str) -> LakeObject | None:
+        """The first object under ``prefix`` in key order, if any (one request, one key)."""
+        if prefix not in self._first:
             self.requests += 1
-            response = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
-            self._exists[prefix] = int(response.get("KeyCount", 0)) > 0
-        return self._exists[prefix]
+            found = _objects_of(dict(self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)))
+            self._first[prefix] = found[0] if found else None
+        return self._first[prefix]
 
     def folders(self, prefix: str) -> list[str]:
         """The folder prefixes directly under ``prefix`` (``topic=orders_create/`` ...), sorted."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.unit.data_quality.conftest import SPEC_FILE, Clock, Lake, RunnerFactory, by_id, today
+from tests.unit.data_quality.conftest import BUCKET, SPEC_FILE, Clock, Lake, RunnerFactory, by_id, today
 
 ORDERS = "raw/shopify/webhooks/orders/"
 SUBSCRIPTIONS = "raw/recharge/subscription/"
@@ -25,6 +25,18 @@ def spec_with(**changes: Any) -> dict[str, Any]:
     for check in spec["checks"]:
         check.update(changes.get(check["id"], {}))
     return dict(spec)
+
+
+def spy_on_listings(lake: Lake) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    original = lake.s3.list_objects_v2
+
+    def spy(**arguments: Any) -> Any:
+        calls.append(arguments)
+        return original(**arguments)
+
+    lake.s3.list_objects_v2 = spy
+    return calls
 
 
 # ------------------------------------------------------------------------------------------- freshness
@@ -100,14 +112,7 @@ def test_freshness_lists_only_the_window_partitions(lake: Lake, make_runner: Run
     for day in ("2020-01-01", "2020-01-02", today()):
         lake.put(f"{ORDERS}topic=orders_create/dt={day}/event-{day}.json")
     lake.put(f"{SUBSCRIPTIONS}topic=subscription_created/dt=2020-01-01/1-x.json")
-    calls: list[dict[str, Any]] = []
-    original = lake.s3.list_objects_v2
-
-    def spy(**arguments: Any) -> Any:
-        calls.append(arguments)
-        return original(**arguments)
-
-    lake.s3.list_objects_v2 = spy
+    calls = spy_on_listings(lake)
     run(make_runner, lake)
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     for call in calls:
@@ -115,8 +120,7 @@ def test_freshness_lists_only_the_window_partitions(lake: Lake, make_runner: Run
         probe = call.get("MaxKeys") == 1
         folders = call.get("Delimiter") == "/"
         partition = f"/dt={today()}/" in prefix or f"/dt={yesterday}/" in prefix
-        bulk = prefix == "metadata/shopify/bulk/"
-        assert probe or folders or partition or bulk, f"listed {prefix} in full"
+        assert probe or folders or partition, f"listed {prefix} in full"
         assert "dt=2020-01-0" not in prefix
 
 
@@ -215,6 +219,55 @@ def test_only_the_latest_runs_are_read(lake: Lake, make_runner: RunnerFactory) -
     result = run(make_runner, lake, BULK_RUNS_CHECKED="2")["bulk-manifest-latest"]
     assert result["status"] == "fail"
     assert "run 500" in result["reason"]
+
+
+def test_the_newest_manifest_is_found_past_many_checkpoints(lake: Lake, make_runner: RunnerFactory) -> None:
+    """A flat listing of metadata/shopify/bulk/ reads the checkpoints too and, bounded, stops before the
+    newest manifest; the run folders are listed instead, and only their manifests are looked for."""
+    lake.put_manifest("100")  # an older complete run
+    for step in range(1001):  # a download that never finished: more than one page of checkpoints
+        lake.put(f"metadata/shopify/bulk/run=150/checkpoints/step-{step:05d}.ckpt", b"x")
+    lake.put_manifest("200", partial=True, status="FAILED", error_code="TIMEOUT", complete=False)
+    lake.put("metadata/shopify/bulk/run=201/checkpoints/step-00001.ckpt", b"x")  # a run still downloading
+    calls = spy_on_listings(lake)
+    results = run(make_runner, lake, MAX_LIST_PAGES="1")
+    assert results["bulk-manifest-latest"]["status"] == "fail"
+    assert results["bulk-manifest-latest"]["reason"] == "run 200: partial result (status FAILED, error TIMEOUT)"
+    assert results["freshness-shopify-bulk"]["details"]["run_id"] == "200"
+    bulk = [call for call in calls if call["Prefix"].startswith("metadata/shopify/bulk/")]
+    assert all(call.get("Delimiter") == "/" or call.get("MaxKeys") == 1 for call in bulk), bulk
+    assert not any("checkpoints" in call["Prefix"] for call in bulk)
+
+
+def test_run_ids_compare_as_numbers_not_as_folder_names(lake: Lake, make_runner: RunnerFactory) -> None:
+    lake.put_manifest("100", partial=True)  # run=100/ sorts before run=99/ as text, but is the newer run
+    lake.put_manifest("99")
+    result = run(make_runner, lake)["bulk-manifest-latest"]
+    assert result["status"] == "fail"
+    assert result["reason"].startswith("run 100: partial result")
+
+
+def test_run_order() -> None:
+    import dq_checks
+
+    assert sorted(["100", "it2", "99", "7", "it10"], key=dq_checks.run_order) == ["7", "99", "100", "it2", "it10"]
+
+
+def test_bulk_checks_fail_when_the_newest_runs_wrote_no_manifest(lake: Lake, make_runner: RunnerFactory) -> None:
+    import dq_checks
+
+    limit = dq_checks.UNFINISHED_RUNS_LOOKED_PAST
+    lake.put_manifest("1")
+    newest = 1 + limit
+    for run_id in range(2, newest + 1):
+        lake.put(f"metadata/shopify/bulk/run={run_id}/checkpoints/step-00001.ckpt", b"x")
+    results = run(make_runner, lake)
+    for check in ("bulk-manifest-latest", "freshness-shopify-bulk"):
+        assert results[check]["status"] == "fail"
+        expected = f"none of the newest {limit} bulk runs wrote a manifest (newest run {newest})"
+        assert results[check]["reason"].startswith(expected)
+    lake.s3.delete_object(Bucket=BUCKET, Key=f"metadata/shopify/bulk/run={newest}/checkpoints/step-00001.ckpt")
+    assert run(make_runner, lake)["bulk-manifest-latest"]["reason"].startswith("run 1: complete")
 
 
 def test_bulk_freshness_fails_when_no_run_finished_recently(

@@ -66,6 +66,41 @@ def test_the_role_may_list_every_prefix_the_spec_reads() -> None:
         assert any(fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns), f"the role may not list {prefix}"
 
 
+def test_the_role_allows_every_read_a_run_makes(lake: Lake, make_runner: RunnerFactory) -> None:
+    """Each listing's prefix matches the role's s3:prefix condition and each object read its GetObject
+    resources: the bulk checks list run folders and look for manifests, never read a checkpoint."""
+    lake.put("raw/shopify/webhooks/orders/topic=orders_create/dt=2020-01-01/event-1.json")
+    lake.put("quarantine/shopify/dt=2020-01-01/bad-json/x.json")
+    lake.put_manifest("100")
+    lake.put("metadata/shopify/bulk/run=101/checkpoints/step-00001.ckpt", b"x")
+    lake.put("metadata/shopify/bulk/watermark.json")
+    listed: list[str] = []
+    read: list[str] = []
+    list_objects, get_object = lake.s3.list_objects_v2, lake.s3.get_object
+
+    def spy_list(**arguments: Any) -> Any:
+        listed.append(arguments["Prefix"])
+        return list_objects(**arguments)
+
+    def spy_get(**arguments: Any) -> Any:
+        read.append(arguments["Key"])
+        return get_object(**arguments)
+
+    lake.s3.list_objects_v2, lake.s3.get_object = spy_list, spy_get
+    make_runner().run({}, "req-1")
+    patterns = _statement("ListTheCheckedPrefixes")["Condition"]["StringLike"]["s3:prefix"]
+    for prefix in listed:
+        assert any(fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns), f"the role may not list {prefix}"
+    resources = [
+        r["!Sub"].split("${DataLakeBucketName}/", 1)[1]
+        for r in _statement("ReadTheSpecAndTheBulkRunManifests")["Resource"]
+    ]
+    for key in read:
+        assert any(fnmatch.fnmatchcase(key, resource) for resource in resources), f"the role may not read {key}"
+    assert "metadata/shopify/bulk/run=100/manifest.json" in read
+    assert "metadata/shopify/bulk/run=101/manifest.json" in listed
+
+
 def test_the_role_writes_only_the_results_prefix() -> None:
     resource = _statement("WriteTheResults")["Resource"]
     assert resource == {"!Sub": "arn:${AWS::Partition}:s3:::${DataLakeBucketName}/metadata/data-quality/*"}
