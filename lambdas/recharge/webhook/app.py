@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
 from common.config import ConfigError, env_field, load_settings
-from common.errors import BadInput, TransientError
+from common.errors import BadInput, TransientError, is_transient
 from common.hotstore import Outcome, SourceVersion, upsert_if_newer
 from common.lake import Lake, UnsafeKeyError
 from common.observability import MetricUnit, logger, metrics, tracer
@@ -56,15 +56,6 @@ else:
 
 SOURCE = rules.SOURCE
 SECRET_KEY = "webhook_secret"  # noqa: S105 - the name of the key in the secret's JSON, not a secret
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "SlowDown",
-        "ProvisionedThroughputExceededException", "RequestThrottled", "TooManyRequestsException",
-        "InternalError", "InternalServerError", "InternalFailure", "ServiceUnavailable",
-        "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
-        "TransactionConflictException", "KMSThrottlingException", "LimitExceededException",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,20 +142,10 @@ def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] |
     }
 
 
-def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, TransientError | BotoCoreError):
-        return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return error.get("Code", "") in _TRANSIENT_CODES or status >= 500 or status == 429
-    return False
-
-
 def _failure(exc: Exception, stage: str) -> dict[str, Any]:
     """A 5xx for an AWS failure, so Recharge retries; logged by type and code, never by content."""
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-    transient = _is_transient(exc)
+    transient = is_transient(exc)
     logger.error(
         "delivery not processed",
         extra={"stage": stage, "error_type": type(exc).__name__, "error_code": code, "transient": transient},

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from common import aws
 from common.config import env_field, load_settings
+from common.errors import transient_aws_errors
 from common.http_session import retrying_session
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.shopify_bulk import (
@@ -236,6 +237,13 @@ def _finished_result(manifest: dict[str, Any], poll: dict[str, Any]) -> dict[str
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # S3 throttling or a 5xx that outlasts botocore's retries: the workflow retries the step, which
+    # resumes from its checkpoint.
+    with transient_aws_errors(f"bulk run {event['run']['run_id']} download step"):
+        return _step(event, context)
+
+
+def _step(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run, poll = event["run"], event["poll"]
     previous = event.get("previous") or {}
     run_id = str(run["run_id"])

@@ -10,7 +10,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from common.errors import TransientError
 from common.shopify_bulk import (
     WATERMARK_KEY,
     BulkAccessDeniedError,
@@ -403,3 +405,38 @@ def test_a_repeated_final_step_returns_the_finished_run(
     assert repeat["done"]
     assert repeat["manifest_key"] == previous["manifest_key"]
     assert repeat["objects"] == previous["objects"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "raised"), [("SlowDown", 503, TransientError), ("AccessDenied", 403, ClientError)]
+)
+def test_aws_throttling_in_a_step_is_transient_and_the_retried_step_resumes(
+    handlers: Handlers,
+    simulator: ShopifyAdminSimulator,
+    s3: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    status: int,
+    raised: type[Exception],
+) -> None:
+    """The workflow retries a download step on TransientError (not on a bare ClientError, which would end
+    the run): S3 throttling or a 5xx is TransientError, a refusal stays what it is."""
+    run = export(handlers, {**BACKFILL, "options": {"max_bytes_per_step": 300_000}})
+    result = poll_until_decided(handlers, simulator, run)
+    client = handlers("bulk_download").aws.s3()
+    original = client.put_object
+    failures = [code]
+
+    def refused_once(**kwargs: Any) -> Any:
+        if failures and "/checkpoints/" in kwargs["Key"]:
+            error = failures.pop()
+            raise ClientError({"Error": {"Code": error}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "put_object", refused_once)
+    with pytest.raises(raised) as caught:
+        download_all(handlers, run, result)
+    assert type(caught.value) is raised
+    final, _ = download_all(handlers, run, result)  # the retry of the step, from the start's checkpoint
+    assert manifest(s3, run["run_id"])["counts_match"]
+    assert final["done"]
