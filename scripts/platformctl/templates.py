@@ -10,8 +10,15 @@ import yaml
 
 from platformctl.errors import UserError
 
+# libyaml's parser when PyYAML was built with it (its wheels are): the same documents, ten times faster,
+# which matters because every deploy, plan and lint parses every template.
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-class _CfnLoader(yaml.SafeLoader):
+
+class _CfnLoader(_BaseLoader):
     """SafeLoader that turns ``!Ref x`` into ``{"Ref": "x"}`` and ``!Sub s`` into ``{"Fn::Sub": s}``."""
 
 
