@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from common.errors import TransientError
 from common.lake import safe_segment
 from common.secret_cache import CachedSecret
@@ -266,10 +268,20 @@ def object_exists(s3: S3Client, bucket: str, key: str) -> bool:
 
 def read_watermark(s3: S3Client, bucket: str) -> datetime | None:
     """The end of the newest completely downloaded window, or None before the first complete run."""
+    return _read_watermark_version(s3, bucket)[0]
+
+
+def _read_watermark_version(s3: S3Client, bucket: str) -> tuple[datetime | None, str | None]:
+    """The watermark and the ETag it was read at (None, None before the first complete run)."""
     if not object_exists(s3, bucket, WATERMARK_KEY):
-        return None
-    body = s3.get_object(Bucket=bucket, Key=WATERMARK_KEY)["Body"].read()
-    return parse_timestamp(json.loads(body)["watermark"])
+        return None, None
+    response = s3.get_object(Bucket=bucket, Key=WATERMARK_KEY)
+    return parse_timestamp(json.loads(response["Body"].read())["watermark"]), response["ETag"]
+
+
+# Another run wrote the watermark between this run's read and its write (412), or at the same moment (409).
+_WRITE_RACES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+WATERMARK_WRITE_ATTEMPTS = 3
 
 
 def advance_watermark(
@@ -279,24 +291,37 @@ def advance_watermark(
 
     It never moves backwards, and never past a gap: a window that starts after the watermark (a backfill
     of a later period) leaves it where it is, or the incremental runs would skip ``[watermark, since)``
-    for good. Before the first complete run (no watermark) any window sets it. Returns (moved, why).
+    for good. Before the first complete run (no watermark) any window sets it. The write is conditional
+    on the version that was read (S3 ``If-Match`` / ``If-None-Match``): when a scheduled run and a manual
+    one overlap, the later writer decides again on what the other wrote instead of overwriting it.
+    Returns (moved, why).
     """
-    current = read_watermark(s3, bucket)
-    if current is not None and current >= until:
-        return False, f"not moved: it is already at {iso_utc(current)}, not before this window's end"
-    if current is not None and since is not None and since > current:
-        return False, (
-            f"not moved: this window starts at {iso_utc(since)}, after the watermark {iso_utc(current)}; moving it "
-            "would skip the gap between them (run a window from the watermark to close it)"
-        )
-    document = {"watermark": iso_utc(until), "run_id": run_id, "updated_at": iso_utc(now)}
-    s3.put_object(
-        Bucket=bucket,
-        Key=WATERMARK_KEY,
-        Body=json.dumps(document, indent=2).encode("utf-8"),
-        ContentType="application/json",
-    )
-    return True, f"moved to {iso_utc(until)}" + (f" from {iso_utc(current)}" if current is not None else "")
+    attempt = 0
+    while True:
+        attempt += 1
+        current, etag = _read_watermark_version(s3, bucket)
+        if current is not None and current >= until:
+            return False, f"not moved: it is already at {iso_utc(current)}, not before this window's end"
+        if current is not None and since is not None and since > current:
+            return False, (
+                f"not moved: this window starts at {iso_utc(since)}, after the watermark {iso_utc(current)}; "
+                "moving it would skip the gap between them (run a window from the watermark to close it)"
+            )
+        document = {"watermark": iso_utc(until), "run_id": run_id, "updated_at": iso_utc(now)}
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            s3.put_object(
+                Bucket=bucket,
+                Key=WATERMARK_KEY,
+                Body=json.dumps(document, indent=2).encode("utf-8"),
+                ContentType="application/json",
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _WRITE_RACES or attempt >= WATERMARK_WRITE_ATTEMPTS:
+                raise
+            continue  # read what the other run wrote and decide again
+        return True, f"moved to {iso_utc(until)}" + (f" from {iso_utc(current)}" if current is not None else "")
 
 
 # ------------------------------------------------------------------------------------------- keys
