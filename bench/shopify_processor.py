@@ -107,7 +107,7 @@ def cold_start() -> None:
         for case, (statement, paths) in cases.items():
             samples[case].append(_child(statement, paths))
     baseline = statistics.median(s for s, _ in samples["boto3 alone (baseline)"])
-    print(f"cold start: import in a fresh interpreter, median of {RUNS} interleaved runs", flush=True)
+    print(f"cold start: import as in Lambda's init phase, median of {RUNS} interleaved runs", flush=True)
     floor = statistics.median(s for s, _ in samples[FLOOR_CASE])
     print(f"  {'case':<52} {'seconds':>8} {'x boto3':>8} {'x floor':>8} {'peak RSS':>9}")
     for case, values in samples.items():
