@@ -163,8 +163,23 @@ def checkov(paths: Sequence[Path] | None = None) -> tuple[int, str]:
         return 127, f"{CHECKOV} is missing: run `make tools`"
     command = [str(CHECKOV), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download"]
     for target in targets:
-        command += ["-d", str(target)] if target.is_dir() else ["-f", str(target)]
+        command += ["-d" if target.is_dir() else "-f", _from_repo_root(target)]
     return _run(command)
+
+
+def _from_repo_root(path: Path) -> str:
+    """The path as checkov should see it: relative to the repository when inside it.
+
+    checkov 3.3 leaves its internal ``__file__`` key among a Lambda function's environment variables,
+    so CKV_AWS_45 scans the template's path for secrets. An absolute path depends on where the clone
+    lives, and one whose leading run of letters, digits and slashes is exactly 40 characters long
+    (``/tmp/ci10/infrastructure/shopify/shopify``) matches the AWS secret-key pattern: the gate then
+    failed on one machine and passed on another. Relative paths make the result the same everywhere.
+    """
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def ruff(paths: Sequence[Path] | None = None) -> tuple[int, str]:
