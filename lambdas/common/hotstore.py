@@ -79,6 +79,16 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+def _versioned(version: SourceVersion, updated_at: datetime, ingested_at: datetime | None) -> dict[str, Any]:
+    """The attributes every write stores beside its own: its source version and when it was ingested."""
+    return {
+        VERSION: version.updated_at_us,
+        EVENT_ID: version.event_id,
+        UPDATED_AT: iso_utc(updated_at),
+        INGESTED_AT: iso_utc(ingested_at or utc_now()),
+    }
+
+
 def upsert_if_newer(
     client: DynamoDBClient,
     table: str,
@@ -95,11 +105,7 @@ def upsert_if_newer(
     clash = (_RESERVED | set(key)).intersection(set(attributes) | set(remove))
     if clash:
         raise ValueError(f"attributes may not set {sorted(clash)}")
-    values = dict(attributes)
-    values[VERSION] = version.updated_at_us
-    values[EVENT_ID] = version.event_id
-    values[UPDATED_AT] = iso_utc(updated_at)
-    values[INGESTED_AT] = iso_utc(ingested_at or utc_now())
+    values = {**attributes, **_versioned(version, updated_at, ingested_at)}
     names = {f"#a{i}": name for i, name in enumerate(values)}
     placeholders = {name: f":a{i}" for i, name in enumerate(values)}
     assignments = ", ".join(f"#a{i} = {placeholders[name]}" for i, name in enumerate(values))
@@ -170,11 +176,7 @@ def replace_if_newer(
     clash = (_RESERVED | set(key) | set(keep)).intersection(attributes)
     if clash:
         raise ValueError(f"attributes may not set {sorted(clash)}")
-    item = {**key, **attributes}
-    item[VERSION] = version.updated_at_us
-    item[EVENT_ID] = version.event_id
-    item[UPDATED_AT] = iso_utc(updated_at)
-    item[INGESTED_AT] = iso_utc(ingested_at or utc_now())
+    item = {**key, **attributes, **_versioned(version, updated_at, ingested_at)}
     names = {"#v": VERSION, "#e": EVENT_ID} | {f"#k{i}": name for i, name in enumerate(keep)}
     kept_absent = [f"attribute_not_exists(#k{i})" for i in range(len(keep))]
     condition = " AND ".join([_version_condition("#v", "#e", ":version", ":event_id"), *kept_absent])
