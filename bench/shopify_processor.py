@@ -5,10 +5,13 @@ init phase (``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_NAME``, tracing on): the
 the module-level AWS clients. Outside that environment the X-Ray SDK builds a centralized-sampling
 client pair at import (two botocore sessions, about the cost of boto3's import again), which it never
 does on Lambda (aws/aws-xray-sdk-python#273), so a bare interpreter would measure a cold start no
-function has. The baseline is importing boto3 alone (goal: at most 1.5x). Beside it, the floor every
-handler of this platform stands on: boto3 with the S3 and DynamoDB clients made once at init, as AWS
-advises (creating them in the handler instead only moves the cost to the first event). Runs are
-interleaved and the median of ``BENCH_RUNS`` (5) is kept, because this machine is noisy.
+function has. Each processor runs from a task root built as its Dockerfile builds it, finished by
+``scripts/finish_task_root.py`` (only the SDK data of the services the functions call; byte-compiled
+code); one row shows the order processor without that last step. The baseline is importing boto3 alone
+(goal: at most 1.5x). Beside it, the floor every handler of this platform stands on: boto3 with the S3
+and DynamoDB clients made once at init, as AWS advises (creating them in the handler instead only moves
+the cost to the first event), with the stock and with the images' SDK data. Runs are interleaved and
+the median of ``BENCH_RUNS`` (7) is kept, because this machine is noisy.
 
 Warm: the order processor's CPU time per event over ``BENCH_EVENTS`` (10,000) realistic orders/*
 events with redeliveries and late versions, AWS calls against in-process moto, against a minimal
@@ -29,19 +32,22 @@ import copy
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "180"))
 PROCESSORS = ("order", "fulfillment", "customer", "product", "cart")
+BASELINE_CASE = "boto3 alone (baseline)"
 FLOOR_CASE = "floor: boto3 + S3 and DynamoDB clients"
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -88,27 +94,58 @@ def _child(statement: str, paths: list[str]) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
+def _task_root(workdir: Path, name: str, *, finished: bool) -> Path:
+    """A processor's task root as its Dockerfile copies it: the shared library and the function."""
+    root = workdir / (name if finished else f"{name}-unfinished")
+    no_bytecode = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "lambdas" / "common", root / "common", ignore=no_bytecode)
+    shutil.copytree(REPO / "lambdas" / "shopify" / f"{name}_processor", root, ignore=no_bytecode, dirs_exist_ok=True)
+    if finished:
+        import finish_task_root
+
+        finish_task_root.compile_code(root)
+    return root
+
+
+def _finished_sdk(workdir: Path) -> Path:
+    """botocore as pip installs it into an image, then finished as the Dockerfiles finish it."""
+    import botocore
+
+    import finish_task_root
+    from common.aws import SERVICES
+
+    sdk = workdir / "sdk"
+    shutil.copytree(Path(botocore.__file__).parent, sdk / "botocore")  # keeps mtimes: its .pyc stay valid
+    finish_task_root.slim_sdk_data(sdk / "botocore" / "data", SERVICES)
+    return sdk
+
+
 def cold_start() -> None:
-    lambdas = str(REPO / "lambdas")
-    cases: dict[str, tuple[str, list[str]]] = {"boto3 alone (baseline)": ("import boto3", [])}
-    cases[FLOOR_CASE] = (
-        "from common.aws import dynamodb, s3; s3(); dynamodb()",
-        [lambdas],
-    )
-    cases["  + Powertools Logger, Metrics, Tracer"] = (
-        "from common.aws import dynamodb, s3; s3(); dynamodb(); import common.observability",
-        [lambdas],
-    )
-    for name in PROCESSORS:
-        folder = str(REPO / "lambdas" / "shopify" / f"{name}_processor")
-        cases[f"{name} processor app.py"] = ("import app", [folder, lambdas])
-    samples: dict[str, list[tuple[float, int]]] = {case: [] for case in cases}
-    for _ in range(RUNS):  # interleaved, so drift and noise hit every case alike
-        for case, (statement, paths) in cases.items():
-            samples[case].append(_child(statement, paths))
-    baseline = statistics.median(s for s, _ in samples["boto3 alone (baseline)"])
-    print(f"cold start: import as in Lambda's init phase, median of {RUNS} interleaved runs", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-task-roots-") as tmp:
+        workdir = Path(tmp)
+        sdk = str(_finished_sdk(workdir))
+        roots = {name: str(_task_root(workdir, name, finished=True)) for name in PROCESSORS}
+        unfinished = str(_task_root(workdir, "order", finished=False))
+        clients = "from common.aws import dynamodb, s3; s3(); dynamodb()"
+        powertools = f"{clients}; import common.observability"
+        cases: dict[str, tuple[str, list[str]]] = {
+            BASELINE_CASE: ("import boto3", []),
+            "floor, stock SDK data": (clients, [roots["order"]]),
+            FLOOR_CASE: (clients, [roots["order"], sdk]),
+            "  + Powertools Logger, Metrics, Tracer": (powertools, [roots["order"], sdk]),
+            "order processor, unfinished image": ("import app", [unfinished]),
+        }
+        for name in PROCESSORS:
+            cases[f"{name} processor"] = ("import app", [roots[name], sdk])
+        samples: dict[str, list[tuple[float, int]]] = {case: [] for case in cases}
+        for _ in range(RUNS):  # interleaved, so drift and noise hit every case alike
+            for case, (statement, paths) in cases.items():
+                samples[case].append(_child(statement, paths))
+    baseline = statistics.median(s for s, _ in samples[BASELINE_CASE])
     floor = statistics.median(s for s, _ in samples[FLOOR_CASE])
+    print(f"cold start: import as in Lambda's init phase, median of {RUNS} interleaved runs", flush=True)
+    print("  task roots as the Dockerfiles build them (scripts/finish_task_root.py: SDK data of the services")
+    print("  the functions call, byte-compiled code); 'unfinished': the stock SDK data and no byte code")
     print(f"  {'case':<52} {'seconds':>8} {'x boto3':>8} {'x floor':>8} {'peak RSS':>9}")
     for case, values in samples.items():
         seconds = statistics.median(s for s, _ in values)
@@ -122,7 +159,6 @@ def cold_start() -> None:
 
 def _events(count: int) -> list[str]:
     """orders/* events as EventBridge delivers them, JSON text: versions, redeliveries, late versions."""
-    sys.path[:0] = [str(REPO)]
     from tests.unit.shopify.support import envelope
 
     shape = json.loads((REPO / "tests/fixtures/shopify/order__shopify-python-api.json").read_text())["order"]
@@ -252,7 +288,6 @@ def _minimal_handler(session: Any) -> Callable[[str], None]:
 
 def warm() -> None:
     os.environ.update(ENVIRONMENT)
-    sys.path[:0] = [str(REPO / "lambdas"), str(REPO / "scripts"), str(REPO)]
     import boto3
     from moto import mock_aws
     from tests.unit.shopify import support
@@ -293,6 +328,7 @@ def warm() -> None:
 
 
 def main() -> None:
+    sys.path[:0] = [str(REPO / "lambdas"), str(REPO / "scripts"), str(REPO)]
     cold_start()
     warm()
 

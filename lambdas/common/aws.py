@@ -2,6 +2,10 @@
 
 Endpoints come from the standard ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which
 botocore reads itself: on the local cloud they point at the emulator, on AWS they are unset.
+
+``SERVICES`` is the one list of the AWS services the functions call. The Lambda images keep the SDK
+data of these services only (``scripts/finish_task_root.py``), so a client of any other service is
+refused here, where a unit test meets it, rather than failing in the image.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ _CONFIG = Config(
 )
 
 
+SERVICES = frozenset({"cloudwatch", "dynamodb", "s3", "secretsmanager", "sns"})
+
+
 @cache
 def _session() -> boto3.session.Session:
     # One session per process: its loader caches the service models, so the second client costs a
@@ -37,6 +44,11 @@ def _session() -> boto3.session.Session:
 
 @cache
 def client(service: str) -> Any:
+    if service not in SERVICES:
+        raise ValueError(
+            f"no SDK data for {service!r} in the Lambda images: add it to common.aws.SERVICES "
+            "(and its actions to the function's role)"
+        )
     return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 

@@ -365,6 +365,38 @@ def test_dockerfiles_build_from_the_repository_root(manifest: Manifest) -> None:
         assert 'CMD ["app.handler"]' in dockerfile, image.dockerfile
 
 
+def _instructions(dockerfile: str) -> list[str]:
+    return [line for line in dockerfile.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_image_finishes_its_task_root_after_copying_its_code(manifest: Manifest) -> None:
+    finish = 'RUN python /tmp/finish_task_root.py "${LAMBDA_TASK_ROOT}"'
+    for image in manifest.images:
+        lines = _instructions((REPO_ROOT / image.dockerfile).read_text(encoding="utf-8"))
+        finishing = [i for i, line in enumerate(lines) if line.startswith(finish)]
+        assert len(finishing) == 1, f"{image.dockerfile}: run scripts/finish_task_root.py once, as the last step"
+        copies = [i for i, line in enumerate(lines) if line.startswith("COPY lambdas/")]
+        assert copies, image.dockerfile
+        assert max(copies) < finishing[0], f"{image.dockerfile}: finish the task root after the code is in"
+        assert lines[finishing[0] + 1 :] == ['CMD ["app.handler"]'], image.dockerfile
+
+
+def test_the_build_context_holds_what_the_dockerfiles_copy(manifest: Manifest) -> None:
+    """.dockerignore is an allow-list: a COPY of anything it leaves out would fail the build."""
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.startswith("!")
+    ]
+    for image in manifest.images:
+        for line in _instructions((REPO_ROOT / image.dockerfile).read_text(encoding="utf-8")):
+            if line.startswith("COPY "):
+                for source in line.split()[1:-1]:
+                    assert any(source == a or source.startswith(f"{a}/") for a in allowed), (
+                        f"{image.dockerfile}: {source} is not in the build context (.dockerignore)"
+                    )
+
+
 def test_lambda_requirements_are_pinned_like_the_dev_environment(manifest: Manifest) -> None:
     dev = {}
     for line in (REPO_ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines():
