@@ -249,6 +249,13 @@ def access_denied_message(client: ShopifyAdminClient, since: datetime | None, no
                 "Add them to the app's configuration, reinstall or re-authorise it, and put the new token in "
                 "ShopifyAdminApiSecret."
             )
+        # Since 2026-11-07 an app built in the Partner Dashboard runs bulk queries only when allowed to
+        # there, and loses the permission after 31 days without one (Shopify's changelog, 2026-11-06).
+        return (
+            f"Shopify denied the orders export ({detail}) although the app's token has every scope it needs "
+            f"({', '.join(sorted(needed))}). If the app was built in the Partner Dashboard, allow it bulk "
+            "queries there (the permission lapses after 31 days without one), then start the export again."
+        )
     listed = "; ".join(f"{scope} (for {why})" for scope, why in sorted(needed.items()))
     return (
         f"Shopify denied the orders export ({detail}); the export needs the scopes {listed}. Check that the "

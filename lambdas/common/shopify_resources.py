@@ -83,8 +83,11 @@ FULFILLMENT_QUERY = """query FulfillmentForWebhook($id: ID!) {
   }
 }"""
 
-# REST's fulfillment_status: null (unfulfilled), fulfilled, partial, restocked.
-_ORDER_FULFILLMENT = {"UNFULFILLED": None, "FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}
+# REST's fulfillment_status counts fulfilled line items: fulfilled, partial, restocked, or null when none
+# is. Every other displayFulfillmentStatus (UNFULFILLED, OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED,
+# PENDING_FULFILLMENT, REQUEST_DECLINED, and from 2026-10 FULFILLMENT_NOT_REQUIRED for an order cancelled
+# or refunded before it shipped) fulfilled nothing: null, as the webhook of the same order says.
+_ORDER_FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"}
 # REST's shipment_status values; GraphQL's displayStatus has more, which REST leaves null.
 _SHIPMENT = {
     "LABEL_PRINTED", "LABEL_PURCHASED", "ATTEMPTED_DELIVERY", "READY_FOR_PICKUP", "CONFIRMED",
@@ -158,9 +161,7 @@ def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "currency": node.get("currencyCode"),
         "presentment_currency": node.get("presentmentCurrencyCode"),
         "financial_status": _lower(node.get("displayFinancialStatus")),
-        "fulfillment_status": _ORDER_FULFILLMENT.get(fulfillment, _lower(fulfillment))
-        if isinstance(fulfillment, str)
-        else None,
+        "fulfillment_status": _ORDER_FULFILLMENT.get(fulfillment) if isinstance(fulfillment, str) else None,
         "test": node.get("test"),
         "source_name": node.get("sourceName"),
         "tags": _tags(node.get("tags")),

@@ -1313,7 +1313,7 @@ class ShopifyAdminSimulator:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="shopify-simulator")
         self._thread.start()
 
-    def graphql_url(self, api_version: str = "2026-01") -> str:
+    def graphql_url(self, api_version: str = "2026-10") -> str:
         return f"{self.url}/admin/api/{api_version}/graphql.json"
 
     def token_is_valid(self, token: str) -> bool:

@@ -68,6 +68,25 @@ def test_graphql_normalisation_prepares_the_same_state_as_rest(
     assert fetched == direct
 
 
+@pytest.mark.parametrize(
+    ("display_status", "rest_status"),
+    [
+        ("FULFILLED", "fulfilled"),
+        ("PARTIALLY_FULFILLED", "partial"),
+        ("RESTOCKED", "restocked"),
+        ("UNFULFILLED", None),
+        ("FULFILLMENT_NOT_REQUIRED", None),  # 2026-10: cancelled or refunded before anything shipped
+        ("IN_PROGRESS", None),
+        ("ON_HOLD", None),
+        ("REQUEST_DECLINED", None),
+    ],
+)
+def test_an_orders_fulfillment_status_reads_as_the_webhook_has_it(display_status: str, rest_status: str | None) -> None:
+    node = simulated.order_node(_rest("order"))
+    node["displayFulfillmentStatus"] = display_status
+    assert resources.order_from_graphql(node)["fulfillment_status"] == rest_status
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_reduced_payload_is_fetched_and_stored_like_the_full_one(
     aws: Any, simulator: ShopifyAdminSimulator, deliver: Callable[[str, Any], dict[str, str]], kind: str

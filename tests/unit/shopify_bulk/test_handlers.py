@@ -262,6 +262,18 @@ def test_access_denied_names_the_missing_scope(handlers: Handlers, simulator: Sh
     assert "read_orders (" not in result["message"], "read_orders is granted: it must not be named missing"
 
 
+def test_access_denied_with_every_scope_points_at_the_bulk_query_permission(
+    handlers: Handlers, simulator: ShopifyAdminSimulator
+) -> None:
+    granted = ["read_orders", "read_customers", "read_products", "read_all_orders"]
+    simulator.state.configure(outcome={"status": "FAILED", "error_code": "ACCESS_DENIED"}, scopes=granted)
+    run = export(handlers, BACKFILL)
+    result = poll_until_decided(handlers, simulator, run)
+    assert result["error"] == "BulkAccessDeniedError"
+    assert "has every scope" in result["message"]
+    assert "Partner Dashboard" in result["message"]
+
+
 # ----------------------------------------------------------------------------------------- download
 
 
