@@ -98,19 +98,43 @@ def _probe(sdk_path: Path | None) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+def _copy_botocore(target: Path, services: set[str]) -> None:
+    """The installed botocore, as pip leaves it in an image; only ``services`` of its data, for speed."""
+
+    def skip(folder: str, names: list[str]) -> list[str]:
+        if Path(folder) != STOCK_BOTOCORE / "data":
+            return []
+        return [name for name in names if (Path(folder) / name).is_dir() and name not in services]
+
+    shutil.copytree(STOCK_BOTOCORE, target, ignore=skip)
+
+
 @pytest.fixture(scope="module")
 def slimmed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, finish_task_root.Slimmed]:
     """A copy of the installed botocore, as an image has it after pip, then slimmed as the image is."""
     sdk = tmp_path_factory.mktemp("sdk")
-    copied = {*SERVICES, *EXTRA_SERVICES}
-
-    def skip(folder: str, names: list[str]) -> list[str]:
-        if Path(folder) == STOCK_BOTOCORE / "data":
-            return [name for name in names if (Path(folder) / name).is_dir() and name not in copied]
-        return []
-
-    shutil.copytree(STOCK_BOTOCORE, sdk / "botocore", ignore=skip)
+    _copy_botocore(sdk / "botocore", {*SERVICES, *EXTRA_SERVICES})
     return sdk, finish_task_root.slim_sdk_data(sdk / "botocore" / "data", SERVICES)
+
+
+def test_the_dockerfile_command_finishes_a_task_root(tmp_path: Path) -> None:
+    """``python finish_task_root.py /var/task``, as the Dockerfiles run it on a task root pip filled."""
+    _copy_botocore(tmp_path / "botocore", {*SERVICES, "sqs"})
+    no_bytecode = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO_ROOT / "lambdas" / "common", tmp_path / "common", ignore=no_bytecode)
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "finish_task_root.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kept cloudwatch, dynamodb, s3, secretsmanager, sns; code byte-compiled" in result.stdout
+    assert not (tmp_path / "botocore" / "data" / "sqs").exists()
+    assert Path(importlib.util.cache_from_source(str(tmp_path / "app.py"))).is_file()
 
 
 def test_slimmed_sdk_data_resolves_and_sends_as_the_stock_data(slimmed: tuple[Path, Any]) -> None:
