@@ -215,6 +215,12 @@ class LocalCloud:
         return False
 
     def stop(self) -> None:
+        from platformctl.localcloud import providers, sqs_poller, triggers
+
+        # The pollers first: one still polling once the server is gone fails on every call it makes.
+        providers.api_endpoint_hook = None
+        triggers.uninstall()
+        sqs_poller.uninstall()
         if self.endpoints_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.endpoints_file.unlink()
@@ -228,11 +234,6 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        from platformctl.localcloud import providers, sqs_poller, triggers
-
-        providers.api_endpoint_hook = None
-        triggers.uninstall()
-        sqs_poller.uninstall()
 
     def __enter__(self) -> LocalCloud:
         self.start()

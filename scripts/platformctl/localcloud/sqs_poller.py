@@ -63,6 +63,8 @@ class SqsPoller:
                 self.busy = True
                 handled = self._poll_once(url)
             except Exception:
+                if self.stop_event.is_set():
+                    return  # the cloud is stopping: its server may be gone already
                 logger.exception("SQS poller for %s failed; retrying", self.queue_arn)
                 handled = False
             finally:
