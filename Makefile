@@ -50,7 +50,7 @@ tools: venv $(CHECKOV_VENV)/.installed $(ACTIONLINT) java ## install every linte
 lint: tools ## every static gate: cfn-lint per environment, checkov, ruff, mypy, shellcheck, hadolint, actionlint
 	$(BIN)/platformctl lint
 
-test-unit: venv ## unit, template-contract and lint-sample tests only
+test-unit: venv java ## unit, template-contract, Glue (local Spark) and lint-sample tests
 	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-integration: venv ## tests against the local cloud
@@ -60,7 +60,7 @@ test: lint ## all gates and all tests (what CI runs)
 	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-demo: venv ## the whole platform on the local cloud: deploy, drive the scenario, report, stop
+demo: venv java ## the whole platform on the local cloud: deploy, drive the scenario, report, stop
 	$(BIN)/platformctl demo
 
 local-up: venv ## start the local cloud and keep it running until Ctrl-C

@@ -3,8 +3,10 @@ alarms, runbooks and the local cloud's support table all agree."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from platformctl.manifest import REPO_ROOT, Manifest
 from platformctl.params import brand_of, check_parameters
-from tests.templates.cfn import iter_resources, refs, template_paths
+from tests.templates.cfn import Resource, iter_resources, refs, template_paths
 
 ACCOUNT_ID = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
 REGION = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-(?:north|south|east|west|central)(?:east|west)?-\d\b")
@@ -318,15 +320,148 @@ def test_every_alarm_is_named_alerts_and_has_a_runbook(templates: dict[Path, Any
         assert alarm.properties.get("AlarmActions"), f"{alarm.where}: the alarm notifies nobody"
 
 
+def _alert_rules(templates: dict[Path, Any]) -> list[Any]:
+    """EventBridge rules that notify the alerts topic: alerts like alarms, with a name and a runbook."""
+    return [
+        rule
+        for rule in iter_resources(templates, "AWS::Events::Rule")
+        if "AlertsTopicArn" in refs(rule.properties.get("Targets", []))
+    ]
+
+
+def test_every_alert_rule_is_named_and_has_a_runbook(templates: dict[Path, Any]) -> None:
+    for rule in _alert_rules(templates):
+        name = rule.properties.get("Name", {})
+        text = name.get("Fn::Sub") if isinstance(name, dict) else None
+        match = re.fullmatch(r"\$\{Brand\}-\$\{Environment\}-([a-z0-9-]+)", str(text))
+        assert match, f"{rule.where}: an alert rule's Name must be !Sub '${{Brand}}-${{Environment}}-<slug>'"
+        slug = match.group(1)
+        assert (REPO_ROOT / "docs" / "runbooks" / f"{slug}.md").is_file(), f"{rule.where}: docs/runbooks/{slug}.md"
+        assert f"docs/runbooks/{slug}.md" in _text(rule.properties.get("Description")), rule.where
+
+
 def test_runbooks_belong_to_alarms(templates: dict[Path, Any]) -> None:
     slugs = set()
-    for alarm in iter_resources(templates, "AWS::CloudWatch::Alarm"):
-        match = re.search(r"-\$\{Environment\}-([a-z0-9-]+)", _text(alarm.properties.get("AlarmName")))
+    named = [_text(a.properties.get("AlarmName")) for a in iter_resources(templates, "AWS::CloudWatch::Alarm")]
+    named += [_text(rule.properties.get("Name")) for rule in _alert_rules(templates)]
+    for name in named:
+        match = re.search(r"-\$\{Environment\}-([a-z0-9-]+)", name)
         if match:
             slugs.add(match.group(1))
     documented = {p.stem for p in (REPO_ROOT / "docs" / "runbooks").glob("*.md")}
     operator_pages = {p for p in documented if p.startswith(("how-to-", "README"))}
     assert sorted(documented - slugs - operator_pages - {"index"}) == [], "runbooks for alarms that no longer exist"
+
+
+# ------------------------------------------------------------------------------------------ glue jobs
+
+GLUE_FAILURE_STATES = {"FAILED", "TIMEOUT", "ERROR"}
+
+
+def _s3_sub(node: Any) -> tuple[str, str] | None:
+    """('<BucketParameter>', '<key>') of !Sub 's3://${BucketParameter}/<key>', else None."""
+    text = node.get("Fn::Sub") if isinstance(node, dict) else None
+    match = re.fullmatch(r"s3://\$\{([A-Za-z0-9]+)\}/(.+)", str(text))
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _glue_jobs(templates: dict[Path, Any]) -> list[Any]:
+    return list(iter_resources(templates, "AWS::Glue::Job"))
+
+
+def test_every_glue_job_notifies_its_failures(templates: dict[Path, Any]) -> None:
+    """A failed, timed-out or errored run reaches the alerts topic (the rule's runbook is checked above)."""
+    for job in _glue_jobs(templates):
+        covered = False
+        for rule in _alert_rules({job.template: templates[job.template]}):
+            pattern = rule.properties.get("EventPattern") or {}
+            detail = pattern.get("detail") or {}
+            covered = covered or (
+                "aws.glue" in pattern.get("source", [])
+                and "Glue Job State Change" in pattern.get("detail-type", [])
+                and job.logical_id in refs(detail.get("jobName"))
+                and set(detail.get("state", [])) >= GLUE_FAILURE_STATES
+            )
+        assert covered, (
+            f"{job.where}: no EventBridge rule sends its Glue Job State Change FAILED/TIMEOUT/ERROR to AlertsTopicArn"
+        )
+
+
+def test_glue_job_scripts_are_repository_files_the_manifest_uploads(
+    manifest: Manifest, templates: dict[Path, Any]
+) -> None:
+    """ScriptLocation and --extra-py-files name files under a folder the stack's manifest entry uploads,
+    into the bucket the job reads them from; the files exist in the repository."""
+    stack_of = {stack.template_path: stack for stack in manifest.stacks}
+    problems = []
+    for job in _glue_jobs(templates):
+        stack = stack_of[job.template]
+        locations = [job.properties.get("Command", {}).get("ScriptLocation")]
+        extra = (job.properties.get("DefaultArguments") or {}).get("--extra-py-files")
+        if extra is not None:
+            text = extra.get("Fn::Sub") if isinstance(extra, dict) else extra
+            locations += [{"Fn::Sub": part.strip()} for part in str(text).split(",")]
+        for location in locations:
+            parsed = _s3_sub(location)
+            if parsed is None:
+                problems.append(f"{job.where}: {_text(location)} is not !Sub 's3://${{<BucketParameter>}}/<key>'")
+                continue
+            parameter, key = parsed
+            uploads = [u for u in stack.uploads if stack.inputs.get(parameter) == u.bucket and key.startswith(u.prefix)]
+            if not uploads:
+                problems.append(f"{job.where}: s3://${{{parameter}}}/{key} is not under an upload of {stack.key}")
+                continue
+            source = REPO_ROOT / uploads[0].source / key.removeprefix(uploads[0].prefix)
+            if not source.is_file():
+                problems.append(f"{job.where}: {_rel(source)} does not exist (the job would start without it)")
+    assert problems == []
+
+
+def test_glue_jobs_are_encrypted_and_their_role_reads_their_scripts(
+    manifest: Manifest, templates: dict[Path, Any]
+) -> None:
+    stack_of = {stack.template_path: stack for stack in manifest.stacks}
+    for job in _glue_jobs(templates):
+        assert job.properties.get("SecurityConfiguration"), f"{job.where}: no security configuration"
+        role_id = next(iter(refs(job.properties.get("Role"))), None)
+        role = templates[job.template]["Resources"].get(role_id or "")
+        assert role, f"{job.where}: Role must be a role of the same template"
+        assert role["Type"] == "AWS::IAM::Role", f"{job.where}: Role must be a role of the same template"
+        readable = [
+            _text(statement.get("Resource"))
+            for _, statement in _statements(Resource(job.template, role_id or "", role))
+            if statement.get("Effect") == "Allow" and "s3:GetObject" in _text(statement.get("Action"))
+        ]
+        for upload in stack_of[job.template].uploads:
+            assert any(f"/{upload.prefix}*" in text for text in readable), (
+                f"{job.where}: its role cannot s3:GetObject {upload.prefix}* (the scripts Glue downloads)"
+            )
+
+
+def _glue_script(name: str) -> Any:
+    """A module of glue-scripts/ (imported as the job imports it: by its file name)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "glue-scripts" / f"{name}.py")
+        assert spec is not None, f"glue-scripts/{name}.py is missing"
+        assert spec.loader is not None, f"glue-scripts/{name}.py is missing"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_the_orders_enriched_table_has_the_columns_the_job_writes(templates: dict[Path, Any]) -> None:
+    """The catalog lists exactly the job's output columns, in the job's order, with its partition column as
+    the partition key. Their types against what Spark writes: tests/glue."""
+    template = templates[REPO_ROOT / "infrastructure" / "shopify" / "glue-jobs.yaml"]
+    table = template["Resources"]["OrdersEnrichedTable"]["Properties"]["TableInput"]
+    written = list(_glue_script("orders_enriched").OUTPUT_COLUMNS)
+    partitions = [key["Name"] for key in table.get("PartitionKeys", [])]
+    assert partitions == ["dt"]
+    columns = [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+    assert len(columns) == len(set(columns)), "a column is listed twice"
+    assert columns == [c for c in written if c not in partitions]
+    assert all(c.get("Comment") for c in table["StorageDescriptor"]["Columns"]), "every column has a Comment"
 
 
 # --------------------------------------------------------------------------------- local cloud
@@ -413,3 +548,15 @@ def test_lambda_requirements_are_pinned_like_the_dev_environment(manifest: Manif
             key = re.sub(r"\[.*\]", "", name).strip().lower()
             if key in dev:
                 assert version.strip() == dev[key], f"{image.folder}: {key} {version} differs from requirements-dev"
+
+
+def test_a_change_to_any_uploaded_folder_deploys(manifest: Manifest) -> None:
+    """The deploy workflow runs on a push that changes a folder the deploy uploads (Glue scripts, specs)."""
+    import yaml
+
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "deploy-infrastructure.yml").read_text())
+    paths = workflow.get("on", workflow.get(True))["push"]["paths"]
+    sources = {upload.source.rstrip("/") for stack in manifest.stacks for upload in stack.uploads}
+    assert sources, "the manifest uploads nothing: this test no longer tests anything"
+    folders = [p.removesuffix("/**") for p in paths if p.endswith("/**")]
+    assert sorted(s for s in sources if not any(f"{s}/".startswith(f"{f}/") for f in folders)) == []

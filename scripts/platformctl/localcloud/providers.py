@@ -68,6 +68,13 @@ def _policy_text(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
+def _text_value(value: Any) -> str:
+    """A map value as CloudFormation passes it to an API that takes strings (true -> "true", 3 -> "3")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class LocalResource(CloudFormationModel):
     TYPE: ClassVar[str] = ""
     ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
@@ -418,8 +425,16 @@ class GlueJob(LocalResource):
         arguments = {k: v for k, v in properties.items() if k not in {"Name", "Tags"}}
         if "Tags" in properties:
             arguments["Tags"] = _tags_dict(properties["Tags"])
-        if "Timeout" in arguments:
-            arguments["Timeout"] = int(arguments["Timeout"])
+        # CloudFormation accepts numbers as strings (a String parameter, a quoted literal); the API does not.
+        for key in ("Timeout", "NumberOfWorkers", "MaxRetries"):
+            if key in arguments:
+                arguments[key] = int(arguments[key])
+        for key, field in (("ExecutionProperty", "MaxConcurrentRuns"), ("NotificationProperty", "NotifyDelayAfter")):
+            if field in (arguments.get(key) or {}):
+                arguments[key] = {**arguments[key], field: int(arguments[key][field])}
+        for key in ("DefaultArguments", "NonOverridableArguments"):
+            if key in arguments:
+                arguments[key] = {str(k): _text_value(v) for k, v in (arguments[key] or {}).items()}
         context.client("glue").create_job(Name=name, **arguments)
         return str(name), {}
 

@@ -169,6 +169,7 @@ class LocalCloud:
             "state_machines": {},
             "stacks": {},
         }
+        hot_stores = self._dynamodb_tables()
         for stack_key, outputs in self.stack_outputs().items():
             data["stacks"][stack_key] = self._stack_name(stack_key, brand)
             for key, value in outputs.items():
@@ -176,7 +177,9 @@ class LocalCloud:
                     data["event_bus"] = value
                 elif key == "DataLakeBucketName":
                     data["bucket"] = value
-                elif key.endswith("TableName"):
+                elif key.endswith("TableName") and value in hot_stores:
+                    # "tables" are the DynamoDB hot stores; a Glue catalog table's <Name>TableName
+                    # output (orders_enriched, say) stays in its stack's outputs only.
                     data["tables"][_snake(key.removesuffix("TableName"))] = value
                 elif key.endswith("DlqUrl"):
                     data["dlqs"][_snake(key.removesuffix("DlqUrl"))] = value
@@ -185,6 +188,13 @@ class LocalCloud:
                 elif key.endswith("StateMachineArn"):
                     data["state_machines"][_snake(key.removesuffix("StateMachineArn"))] = value
         return data
+
+    def _dynamodb_tables(self) -> set[str]:
+        names: set[str] = set()
+        with contextlib.suppress(Exception):
+            for page in self.target.client("dynamodb").get_paginator("list_tables").paginate():
+                names.update(page.get("TableNames", []))
+        return names
 
     def _stack_name(self, stack_key: str, brand: str) -> str:
         job, _, name = stack_key.partition("/")

@@ -1,0 +1,376 @@
+"""orders_enriched: one row per Shopify order, its newest known state, enriched. Pure DataFrame transforms.
+
+The Glue entry (``orders_enriched_job.py``) reads the lake and writes the result; everything here takes
+DataFrames and returns DataFrames, so the tests run it on local Spark with no lake at all.
+
+Sources of an order's state, each a *version* with the order's ``updated_at``:
+- webhooks: ``raw/shopify/webhooks/orders/topic=.../dt=.../<event-id>.json``, the EventBridge events
+  verbatim (REST-shaped payloads); ``orders/delete`` marks the order deleted;
+- bulk exports: ``raw/shopify/bulk/order/run=...`` and ``line_item/run=...`` (GraphQL-shaped lines,
+  children joined by ``__parentId``), from runs whose manifest says ``"complete": true`` only;
+- the previous output of this job, so a run need only read the raw data of its lookback window.
+
+The newest version wins, as in the hot store: the later ``updated_at``, then a webhook over a bulk line,
+then the greater event or run id. A delete is final (Shopify never reuses an order id). A reduced
+payload (EventBridge's ``{"id": ...}`` for an oversized webhook) has no state and is skipped; the order's
+next event or the next bulk export brings it. No contact details (e-mail, phone, addresses, names) are
+read: the output has ids, money, statuses and times only.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F  # noqa: N812 - the name every PySpark reader knows
+from pyspark.sql import types as T  # noqa: N812
+
+MONEY = T.DecimalType(20, 4)
+# Source ranks: on equal updated_at a webhook (REST, every field) beats a bulk line.
+WEBHOOK, BULK = "webhook", "bulk"
+STATE_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+)
+DELETE_TOPIC = "orders/delete"
+# displayFulfillmentStatus -> REST fulfillment_status; every other status is null in REST.
+FULFILLMENT_STATUS = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"}
+INACTIVE_FULFILLMENTS = ("cancelled", "error", "failure")
+
+# The columns every version has, whatever its source (the output adds the enrichment after them).
+VERSION_COLUMNS = (
+    "order_id",
+    "order_name",
+    "order_number",
+    "created_at",
+    "processed_at",
+    "updated_at",
+    "cancelled_at",
+    "closed_at",
+    "currency",
+    "financial_status",
+    "fulfillment_status",
+    "subtotal_price",
+    "total_discounts",
+    "total_tax",
+    "total_price",
+    "total_refunded",
+    "refund_count",
+    "line_item_count",
+    "total_quantity",
+    "customer_id",
+    "source_name",
+    "tags",
+    "discount_codes",
+    "test",
+    "deleted",
+    "fulfillment_count",
+    "first_fulfilled_at",
+    "source",
+    "source_event_id",
+)
+OUTPUT_COLUMNS = (
+    *VERSION_COLUMNS[: VERSION_COLUMNS.index("refund_count")],
+    "net_revenue",
+    *VERSION_COLUMNS[VERSION_COLUMNS.index("refund_count") : VERSION_COLUMNS.index("deleted")],
+    "cancelled",
+    "deleted",
+    "fulfillment_count",
+    "first_fulfilled_at",
+    "hours_to_first_fulfillment",
+    "customer_order_sequence",
+    "is_first_order",
+    "days_since_previous_order",
+    "source",
+    "source_event_id",
+    "dt",
+)
+
+_S = T.StringType()
+
+
+def _struct(**fields: T.DataType) -> T.StructType:
+    return T.StructType([T.StructField(name, kind) for name, kind in fields.items()])
+
+
+# Strings everywhere a payload may send a number or a string: Spark's JSON reader gives any value's
+# text for a string field, so "199.00", 199.0 and 450789469 all arrive as text and are cast here.
+_REST_ORDER = _struct(
+    id=_S,
+    name=_S,
+    order_number=_S,
+    created_at=_S,
+    processed_at=_S,
+    updated_at=_S,
+    cancelled_at=_S,
+    closed_at=_S,
+    currency=_S,
+    financial_status=_S,
+    fulfillment_status=_S,
+    subtotal_price=_S,
+    total_discounts=_S,
+    total_tax=_S,
+    total_price=_S,
+    customer=_struct(id=_S),
+    source_name=_S,
+    tags=_S,
+    test=T.BooleanType(),
+    discount_codes=T.ArrayType(_struct(code=_S)),
+    line_items=T.ArrayType(_struct(quantity=_S)),
+    refunds=T.ArrayType(_struct(transactions=T.ArrayType(_struct(kind=_S, status=_S, amount=_S)))),
+    fulfillments=T.ArrayType(_struct(status=_S, created_at=_S)),
+)
+WEBHOOK_EVENT = _struct(
+    detail=_struct(metadata=T.MapType(_S, _S), payload=_REST_ORDER),
+)
+
+_MONEY_SET = _struct(shopMoney=_struct(amount=_S, currencyCode=_S))
+BULK_ORDER = _struct(
+    __typename=_S,
+    id=_S,
+    name=_S,
+    createdAt=_S,
+    updatedAt=_S,
+    processedAt=_S,
+    cancelledAt=_S,
+    closedAt=_S,
+    currencyCode=_S,
+    displayFinancialStatus=_S,
+    displayFulfillmentStatus=_S,
+    subtotalPriceSet=_MONEY_SET,
+    totalDiscountsSet=_MONEY_SET,
+    totalTaxSet=_MONEY_SET,
+    totalPriceSet=_MONEY_SET,
+    discountCodes=T.ArrayType(_S),
+    tags=T.ArrayType(_S),
+    customer=_struct(id=_S),
+    refunds=T.ArrayType(_struct(totalRefundedSet=_MONEY_SET)),
+    fulfillments=T.ArrayType(_struct(status=_S, createdAt=_S)),
+)
+BULK_LINE_ITEM = _struct(__typename=_S, quantity=_S, __parentId=_S)
+BULK_MANIFEST = _struct(run_id=_S, complete=T.BooleanType())
+
+
+def _id(column: Column) -> Column:
+    """A Shopify id as a string of digits: a REST number or the last segment of a gid; else null."""
+    digits = F.regexp_extract(column, r"^(?:gid://shopify/[A-Za-z]+/)?([0-9]{1,19})$", 1)
+    return F.when(digits != "", digits)
+
+
+def _timestamp(column: Column) -> Column:
+    return column.cast(T.TimestampType())
+
+
+def _header(metadata: Column, name: str) -> Column:
+    """A webhook header, whatever its casing and with or without the ``X-`` of the classic system."""
+    wanted = name.lower()
+    matching = F.map_filter(metadata, lambda key, _value: F.regexp_replace(F.lower(key), "^x-", "") == wanted)
+    return F.element_at(F.map_values(matching), 1)
+
+
+def _order_number(number: Column, name: Column) -> Column:
+    from_name = F.regexp_extract(name, r"^#?([0-9]{1,19})$", 1)
+    return F.coalesce(_id(number), F.when(from_name != "", from_name))
+
+
+def _first_fulfilled_at(fulfillments: Column, status: str, created: str) -> tuple[Column, Column]:
+    active = F.filter(fulfillments, lambda f: ~F.lower(f[status]).isin(*INACTIVE_FULFILLMENTS))
+    times = F.transform(active, lambda f: _timestamp(f[created]))
+    return F.size(active), F.array_min(times)
+
+
+def webhook_versions(events: DataFrame) -> DataFrame:
+    """Order versions and deletes from raw webhook files (a ``value`` column: one event's text each).
+
+    Returns VERSION_COLUMNS; a delete is a row with only ``order_id``, ``deleted``, ``source`` and
+    ``source_event_id``. Files that are not orders events, reduced payloads and versions without an id
+    or ``updated_at`` yield no row.
+    """
+    parsed = events.select(F.from_json("value", WEBHOOK_EVENT).alias("event")).select(
+        F.col("event.detail.payload").alias("o"),
+        _header(F.col("event.detail.metadata"), "shopify-topic").alias("topic"),
+        _header(F.col("event.detail.metadata"), "shopify-event-id").alias("event_id"),
+    )
+    state = parsed.where(F.col("topic").isin(*STATE_TOPICS))
+    o = F.col("o")
+    currency = o["currency"]
+    refund_amounts = F.flatten(
+        F.transform(
+            F.coalesce(o["refunds"], F.array()),
+            lambda r: F.transform(
+                F.filter(
+                    F.coalesce(r["transactions"], F.array()),
+                    lambda t: (
+                        (F.lower(t["kind"]) == "refund") & (t["status"].isNull() | (F.lower(t["status"]) == "success"))
+                    ),
+                ),
+                lambda t: t["amount"].cast(MONEY),
+            ),
+        )
+    )
+    fulfillment_count, first_fulfilled_at = _first_fulfilled_at(
+        F.coalesce(o["fulfillments"], F.array()), "status", "created_at"
+    )
+    tags = F.filter(F.transform(F.split(F.coalesce(o["tags"], F.lit("")), ","), F.trim), lambda t: t != "")
+    versions = state.select(
+        _id(o["id"]).alias("order_id"),
+        o["name"].alias("order_name"),
+        _order_number(o["order_number"], o["name"]).alias("order_number"),
+        _timestamp(o["created_at"]).alias("created_at"),
+        _timestamp(o["processed_at"]).alias("processed_at"),
+        _timestamp(o["updated_at"]).alias("updated_at"),
+        _timestamp(o["cancelled_at"]).alias("cancelled_at"),
+        _timestamp(o["closed_at"]).alias("closed_at"),
+        currency.alias("currency"),
+        F.lower(o["financial_status"]).alias("financial_status"),
+        F.lower(o["fulfillment_status"]).alias("fulfillment_status"),
+        o["subtotal_price"].cast(MONEY).alias("subtotal_price"),
+        o["total_discounts"].cast(MONEY).alias("total_discounts"),
+        o["total_tax"].cast(MONEY).alias("total_tax"),
+        o["total_price"].cast(MONEY).alias("total_price"),
+        F.aggregate(refund_amounts, F.lit(0).cast(MONEY), lambda total, x: (total + x).cast(MONEY)).alias(
+            "total_refunded"
+        ),
+        F.size(F.coalesce(o["refunds"], F.array())).alias("refund_count"),
+        F.size(F.coalesce(o["line_items"], F.array())).alias("line_item_count"),
+        F.aggregate(
+            F.coalesce(o["line_items"], F.array()), F.lit(0), lambda total, li: total + li["quantity"].cast("int")
+        ).alias("total_quantity"),
+        _id(o["customer"]["id"]).alias("customer_id"),
+        o["source_name"].alias("source_name"),
+        tags.alias("tags"),
+        F.transform(F.coalesce(o["discount_codes"], F.array()), lambda d: d["code"]).alias("discount_codes"),
+        o["test"].alias("test"),
+        F.lit(False).alias("deleted"),
+        fulfillment_count.alias("fulfillment_count"),
+        first_fulfilled_at.alias("first_fulfilled_at"),
+        F.lit(WEBHOOK).alias("source"),
+        F.col("event_id").alias("source_event_id"),
+    ).where(F.col("order_id").isNotNull() & F.col("updated_at").isNotNull())
+    deletes = parsed.where(F.col("topic") == DELETE_TOPIC).select(
+        _id(o["id"]).alias("order_id"),
+        F.lit(True).alias("deleted"),
+        F.lit(WEBHOOK).alias("source"),
+        F.col("event_id").alias("source_event_id"),
+    )
+    return versions.unionByName(deletes.where(F.col("order_id").isNotNull()), allowMissingColumns=True)
+
+
+def complete_runs(manifests: DataFrame) -> DataFrame:
+    """The ids of bulk runs whose manifest (a ``value`` column of manifest texts) says complete."""
+    parsed = manifests.select(F.from_json("value", BULK_MANIFEST).alias("m"))
+    return parsed.where(F.col("m.complete")).select(F.col("m.run_id").alias("run")).distinct()
+
+
+def bulk_versions(orders: DataFrame, line_items: DataFrame, runs: DataFrame) -> DataFrame:
+    """Order versions from bulk lines (``value`` and the part's ``run`` column), complete runs only."""
+    complete = runs.select(F.col("run").cast(_S).alias("run"))
+
+    def lines(frame: DataFrame, schema: T.StructType) -> DataFrame:
+        kept = frame.withColumn("run", F.col("run").cast(_S)).join(complete, "run", "left_semi")
+        return kept.select("run", F.from_json("value", schema).alias("o"))
+
+    items = (
+        lines(line_items, BULK_LINE_ITEM)
+        .groupBy(F.col("run").alias("item_run"), F.col("o.__parentId").alias("parent"))
+        .agg(F.count(F.lit(1)).alias("line_item_count"), F.sum(F.col("o.quantity").cast("int")).alias("qty"))
+    )
+    o = F.col("o")
+
+    def money(field: str) -> Column:
+        return o[field]["shopMoney"]["amount"].cast(MONEY)
+
+    fulfillment_count, first_fulfilled_at = _first_fulfilled_at(
+        F.coalesce(o["fulfillments"], F.array()), "status", "createdAt"
+    )
+    refunds = F.coalesce(o["refunds"], F.array())
+    status = F.create_map(*[F.lit(x) for pair in FULFILLMENT_STATUS.items() for x in pair])
+    joined = lines(orders, BULK_ORDER).join(
+        items, (F.col("run") == F.col("item_run")) & (o["id"] == F.col("parent")), "left"
+    )
+    return joined.select(
+        _id(o["id"]).alias("order_id"),
+        o["name"].alias("order_name"),
+        _order_number(F.lit(None).cast(_S), o["name"]).alias("order_number"),
+        _timestamp(o["createdAt"]).alias("created_at"),
+        _timestamp(o["processedAt"]).alias("processed_at"),
+        _timestamp(o["updatedAt"]).alias("updated_at"),
+        _timestamp(o["cancelledAt"]).alias("cancelled_at"),
+        _timestamp(o["closedAt"]).alias("closed_at"),
+        o["currencyCode"].alias("currency"),
+        F.lower(o["displayFinancialStatus"]).alias("financial_status"),
+        status[o["displayFulfillmentStatus"]].alias("fulfillment_status"),
+        money("subtotalPriceSet").alias("subtotal_price"),
+        money("totalDiscountsSet").alias("total_discounts"),
+        money("totalTaxSet").alias("total_tax"),
+        money("totalPriceSet").alias("total_price"),
+        F.aggregate(
+            refunds,
+            F.lit(0).cast(MONEY),
+            lambda total, r: (total + r["totalRefundedSet"]["shopMoney"]["amount"].cast(MONEY)).cast(MONEY),
+        ).alias("total_refunded"),
+        F.size(refunds).alias("refund_count"),
+        F.coalesce(F.col("line_item_count").cast("int"), F.lit(0)).alias("line_item_count"),
+        F.coalesce(F.col("qty").cast("int"), F.lit(0)).alias("total_quantity"),
+        _id(o["customer"]["id"]).alias("customer_id"),
+        F.lit(None).cast(_S).alias("source_name"),
+        F.coalesce(o["tags"], F.array().cast(T.ArrayType(_S))).alias("tags"),
+        F.coalesce(o["discountCodes"], F.array().cast(T.ArrayType(_S))).alias("discount_codes"),
+        F.lit(None).cast(T.BooleanType()).alias("test"),
+        F.lit(False).alias("deleted"),
+        fulfillment_count.alias("fulfillment_count"),
+        first_fulfilled_at.alias("first_fulfilled_at"),
+        F.lit(BULK).alias("source"),
+        F.col("run").alias("source_event_id"),
+    ).where(F.col("order_id").isNotNull() & F.col("updated_at").isNotNull())
+
+
+def previous_versions(previous: DataFrame) -> DataFrame:
+    """The previous output as versions, so a run merges new raw data into what it already knew."""
+    return previous.select(*VERSION_COLUMNS)
+
+
+def newest(versions: DataFrame) -> DataFrame:
+    """One row per order: its newest state version, marked deleted if any version is a delete."""
+    rank = F.when(F.col("source") == WEBHOOK, 2).otherwise(1)
+    order = Window.partitionBy("order_id").orderBy(
+        F.col("updated_at").desc_nulls_last(), rank.desc(), F.col("source_event_id").desc_nulls_last()
+    )
+    by_order = Window.partitionBy("order_id")
+    ranked = versions.withColumn("deleted_any", F.max(F.col("deleted").cast("int")).over(by_order) == 1)
+    states = ranked.where(F.col("updated_at").isNotNull()).withColumn("_n", F.row_number().over(order))
+    return states.where(F.col("_n") == 1).withColumn("deleted", F.col("deleted_any")).drop("_n", "deleted_any")
+
+
+def enrich(orders: DataFrame) -> DataFrame:
+    """The output row of each order: money net of refunds, fulfilment lead time, the customer's history.
+
+    A customer's order sequence counts their orders by ``created_at`` leaving out test and deleted
+    orders (which get no sequence); cancelled orders count, as Shopify's own customer order count does.
+    """
+    counted = (F.col("customer_id").isNotNull()) & ~F.coalesce(F.col("test"), F.lit(False)) & ~F.col("deleted")
+    history = Window.partitionBy(F.col("customer_id"), counted).orderBy("created_at", "order_id")
+    sequence = F.when(counted, F.row_number().over(history))
+    previous_at = F.when(counted, F.lag("created_at").over(history))
+    started = F.coalesce(F.col("processed_at"), F.col("created_at"))
+    seconds = F.col("first_fulfilled_at").cast("double") - started.cast("double")
+    enriched = orders.select(
+        "*",
+        (F.col("total_price") - F.coalesce(F.col("total_refunded"), F.lit(0))).cast(MONEY).alias("net_revenue"),
+        F.col("cancelled_at").isNotNull().alias("cancelled"),
+        (seconds / 3600).alias("hours_to_first_fulfillment"),
+        sequence.cast("int").alias("customer_order_sequence"),
+        ((F.col("created_at").cast("double") - previous_at.cast("double")) / 86400).alias("days_since_previous_order"),
+        F.date_format("created_at", "yyyy-MM-dd").alias("dt"),
+    ).withColumn("is_first_order", F.when(counted, F.col("customer_order_sequence") == 1))
+    return enriched.where(F.col("created_at").isNotNull()).select(*OUTPUT_COLUMNS)
+
+
+def orders_enriched(*versions: DataFrame) -> DataFrame:
+    """The output from any number of version frames (webhooks, bulk, the previous output)."""
+    union = versions[0].select(*[c for c in VERSION_COLUMNS if c in versions[0].columns])
+    for frame in versions[1:]:
+        union = union.unionByName(frame, allowMissingColumns=True)
+    return enrich(newest(union))

@@ -1,0 +1,179 @@
+"""``platformctl glue run``: run the ``orders_enriched`` Glue job, on AWS or on the local cloud.
+
+On AWS it starts a job run (``--lookback-days`` overrides the job's default for this run) and, with
+``--wait``, follows it to the end. On the local cloud, which keeps Glue's definitions but runs no job,
+it runs the job's own script, as uploaded to the emulated lake, on local PySpark: the prefixes the job
+reads are exported to a scratch directory, the script runs there in a subprocess (its own JVM), and
+what it wrote under ``processed/shopify/orders_enriched/`` replaces that prefix in the emulated S3.
+The job is found through the ``shopify/glue-jobs`` stack's output ``OrdersEnrichedJobName``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import botocore.exceptions
+
+from platformctl.aws_target import Target, target_for
+from platformctl.errors import UserError
+from platformctl.manifest import load_manifest
+from platformctl.params import brand_of
+
+STACK = ("shopify", "glue-jobs")
+OUTPUT = "OrdersEnrichedJobName"
+# What the job reads (and its previous output, which an incremental run merges into).
+READS = (
+    "raw/shopify/webhooks/orders/",
+    "raw/shopify/bulk/order/",
+    "raw/shopify/bulk/line_item/",
+    "metadata/shopify/bulk/",
+    "processed/shopify/orders_enriched/",
+)
+WRITES = "processed/shopify/orders_enriched/"
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"}
+
+
+def register(subparsers: Any) -> None:
+    glue = subparsers.add_parser("glue", help="the Glue job orders_enriched: run it (on AWS or locally)")
+    sub = glue.add_subparsers(dest="glue_command", required=True)
+    run = sub.add_parser("run", help="run orders_enriched now")
+    run.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    run.add_argument(
+        "--lookback-days",
+        type=int,
+        default=None,
+        help="days of raw webhooks to read (0: rebuild from all raw data; default: the job's own setting)",
+    )
+    run.add_argument("--wait", action="store_true", help="on AWS: follow the run to its end; exit 1 if it fails")
+    run.set_defaults(func=cmd_run)
+
+
+def job_name(target: Target) -> str:
+    manifest = load_manifest()
+    stack = manifest.select(*STACK)[0]
+    name = stack.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
+    try:
+        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except botocore.exceptions.ClientError:
+        raise UserError(
+            f"stack {name} is not deployed in {target.environment}: deploy it first "
+            f"(platformctl deploy --env {target.environment} --job shopify --stack glue-jobs)"
+        ) from None
+    except botocore.exceptions.EndpointConnectionError:
+        raise UserError(f"cannot reach {target.endpoint_url or 'AWS'}: is the local cloud running?") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    if OUTPUT not in outputs:
+        raise UserError(f"stack {name} has no output {OUTPUT}; redeploy it")
+    return str(outputs[OUTPUT])
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise UserError(f"not an S3 location: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _download_prefix(s3: Any, bucket: str, prefix: str, into: Path) -> int:
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = into / item["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+            count += 1
+    return count
+
+
+def _replace_prefix(s3: Any, bucket: str, prefix: str, root: Path) -> int:
+    """Make ``prefix`` in S3 hold exactly the files under ``root/prefix`` (Spark's ``.crc`` files left out)."""
+    local = {
+        path.relative_to(root).as_posix(): path
+        for path in (root / prefix).rglob("*")
+        if path.is_file() and not path.name.endswith(".crc")
+    }
+    for key, path in sorted(local.items()):
+        s3.upload_file(str(path), bucket, key)
+    stale = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        stale += [{"Key": item["Key"]} for item in page.get("Contents", []) if item["Key"] not in local]
+    for start in range(0, len(stale), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000], "Quiet": True})
+    return len(local)
+
+
+def run_locally(target: Target, lookback_days: int | None = None) -> dict[str, Any]:
+    """Run the deployed job's script on local PySpark against the emulated lake; its summary."""
+    name = job_name(target)
+    job = target.client("glue").get_job(JobName=name)["Job"]
+    arguments = job.get("DefaultArguments", {})
+    bucket, _ = _s3_location(arguments["--lake_uri"])
+    lookback = int(arguments.get("--lookback_days", "0")) if lookback_days is None else lookback_days
+    s3 = target.client("s3")
+    with tempfile.TemporaryDirectory(prefix="orders-enriched-") as scratch:
+        workdir = Path(scratch)
+        scripts = workdir / "scripts"
+        scripts.mkdir()
+        for uri in [job["Command"]["ScriptLocation"], *filter(None, arguments.get("--extra-py-files", "").split(","))]:
+            script_bucket, key = _s3_location(uri.strip())
+            try:
+                s3.download_file(script_bucket, key, str(scripts / Path(key).name))
+            except botocore.exceptions.ClientError:
+                raise UserError(
+                    f"{uri} is not in the lake: deploy the glue-jobs stack (it uploads glue-scripts/)"
+                ) from None
+        lake = workdir / "lake"
+        for prefix in READS:
+            _download_prefix(s3, bucket, prefix, lake)
+        entry = scripts / Path(_s3_location(job["Command"]["ScriptLocation"])[1]).name
+        command = [sys.executable, str(entry), "--lake_uri", f"file://{lake}", "--lookback_days", str(lookback)]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False, cwd=workdir)  # noqa: S603
+        if finished.returncode != 0:
+            tail = "\n".join(finished.stderr.splitlines()[-25:])
+            raise UserError(f"{name} failed locally (exit {finished.returncode}):\n{tail}")
+        summary = next(json.loads(line) for line in reversed(finished.stdout.splitlines()) if line.startswith("{"))
+        summary["objects_written"] = _replace_prefix(s3, bucket, WRITES, lake)
+    summary["job_name"] = name
+    return dict(summary)
+
+
+def run_on_aws(target: Target, lookback_days: int | None, wait: bool) -> int:
+    glue = target.client("glue")
+    name = job_name(target)
+    arguments = {} if lookback_days is None else {"--lookback_days": str(lookback_days)}
+    run_id = glue.start_job_run(JobName=name, Arguments=arguments)["JobRunId"]
+    print(f"started {name} run {run_id}", flush=True)
+    if not wait:
+        return 0
+    state = ""
+    while state not in TERMINAL:
+        time.sleep(15)
+        job_run = glue.get_job_run(JobName=name, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
+        if job_run["JobRunState"] != state:
+            state = job_run["JobRunState"]
+            print(f"  {state} after {job_run.get('ExecutionTime', 0)}s", flush=True)
+    if state != "SUCCEEDED":
+        print(f"{name} run {run_id} ended {state}: {job_run.get('ErrorMessage', '')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    target = target_for(args.env)
+    if args.lookback_days is not None and args.lookback_days < 0:
+        raise UserError("--lookback-days must be 0 or more")
+    if not target.is_local:
+        return run_on_aws(target, args.lookback_days, args.wait)
+    started = time.monotonic()
+    summary = run_locally(target, args.lookback_days)
+    print(json.dumps(summary, indent=2))
+    print(f"{summary['job_name']}: ran on local Spark in {time.monotonic() - started:.1f}s", flush=True)
+    return 0

@@ -1,0 +1,46 @@
+"""A lake on local disk for the Glue job's tests (local Spark: the ``spark`` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class Lake:
+    """The lake's keys on local disk, under ``root`` (read by the job as ``file://<root>``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.uri = f"file://{root}"
+
+    def put(self, key: str, body: bytes | str) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body.encode() if isinstance(body, str) else body)
+
+    def webhook(self, event: Mapping[str, Any], dt: str = "2026-11-25") -> None:
+        headers = {k.lower().removeprefix("x-"): v for k, v in event["detail"]["metadata"].items()}
+        topic = headers["shopify-topic"].replace("/", "_")
+        event_id = headers["shopify-event-id"]
+        self.put(f"raw/shopify/webhooks/orders/topic={topic}/dt={dt}/{event_id}.json", json.dumps(event))
+
+    def bulk(self, run: str, lines: Iterable[Mapping[str, Any]], *, complete: bool = True) -> None:
+        """A run's parts as the download writes them (one gzip member per line: many members per file)."""
+        by_type: dict[str, list[bytes]] = {}
+        for line in lines:
+            kind = {"Order": "order", "LineItem": "line_item"}.get(line["__typename"], "other")
+            by_type.setdefault(kind, []).append(gzip.compress(json.dumps(line).encode() + b"\n"))
+        for kind, members in by_type.items():
+            self.put(f"raw/shopify/bulk/{kind}/run={run}/part-00001.jsonl.gz", b"".join(members))
+        manifest = json.dumps({"run_id": run, "complete": complete}, indent=2)
+        self.put(f"metadata/shopify/bulk/run={run}/manifest.json", manifest)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake")
