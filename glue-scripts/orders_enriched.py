@@ -181,18 +181,23 @@ def _first_fulfilled_at(fulfillments: Column, status: str, created: str) -> tupl
     return F.size(active), F.array_min(times)
 
 
-def webhook_versions(events: DataFrame) -> DataFrame:
-    """Order versions and deletes from raw webhook files (a ``value`` column: one event's text each).
+def parse_webhooks(events: DataFrame) -> DataFrame:
+    """Raw webhook files (a ``value`` column: one event's text each) as the fields the job reads:
+    ``o`` (the payload's order fields), ``topic`` and ``event_id``; one row per file."""
+    return events.select(F.from_json("value", WEBHOOK_EVENT).alias("event")).select(
+        F.col("event.detail.payload").alias("o"),
+        _header(F.col("event.detail.metadata"), "shopify-topic").alias("topic"),
+        _header(F.col("event.detail.metadata"), "shopify-event-id").alias("event_id"),
+    )
+
+
+def webhook_versions(parsed: DataFrame) -> DataFrame:
+    """Order versions and deletes from parsed webhooks (``parse_webhooks``).
 
     Returns VERSION_COLUMNS; a delete is a row with only ``order_id``, ``deleted``, ``source`` and
     ``source_event_id``. Files that are not orders events, reduced payloads and versions without an id
     or ``updated_at`` yield no row.
     """
-    parsed = events.select(F.from_json("value", WEBHOOK_EVENT).alias("event")).select(
-        F.col("event.detail.payload").alias("o"),
-        _header(F.col("event.detail.metadata"), "shopify-topic").alias("topic"),
-        _header(F.col("event.detail.metadata"), "shopify-event-id").alias("event_id"),
-    )
     state = parsed.where(F.col("topic").isin(*STATE_TOPICS))
     o = F.col("o")
     currency = o["currency"]

@@ -95,7 +95,12 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     bulk_items = _text(spark, [f"{lake}/{BULK}/line_item/"], ("run",), options=since)
     manifests = _text(spark, [f"{lake}/{MANIFESTS}/run=*/manifest.json"], (), whole=True)
 
-    webhook_versions = oe.webhook_versions(webhooks).localCheckpoint()
+    # Parsed once and kept (only the fields read, not the files' text): the versions and the count of
+    # files both come from it, so no webhook file is read twice. Small files pack into many small
+    # partitions; a few per core keep every core reading while sparing the later stages a task per pack.
+    slots = max(1, spark.sparkContext.defaultParallelism)
+    parsed = oe.parse_webhooks(webhooks).coalesce(slots * 4).localCheckpoint()
+    webhook_versions = oe.webhook_versions(parsed).localCheckpoint()
     bulk_versions = oe.bulk_versions(bulk_orders, bulk_items, oe.complete_runs(manifests)).localCheckpoint()
     versions = [webhook_versions, bulk_versions]
     previous_orders = 0
@@ -119,7 +124,7 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     ).collect()[0]
     summary = Summary(
         lookback_days=lookback_days,
-        webhook_files=webhooks.count(),
+        webhook_files=parsed.count(),
         webhook_versions=webhook_versions.count(),
         bulk_versions=bulk_versions.count(),
         previous_orders=previous_orders,
@@ -157,6 +162,7 @@ def main(argv: list[str]) -> Any:
             SparkSession.builder.master("local[2]")
             .appName("orders_enriched")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .getOrCreate()
