@@ -85,20 +85,10 @@ def _best(action: Any) -> tuple[float, Any]:
 
 def main() -> None:
     sys.path[:0] = [str(REPO / "glue-scripts"), str(REPO / "scripts"), str(REPO / "lambdas"), str(REPO)]
-    from pyspark.sql import SparkSession
 
     import orders_enriched_job as job
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("bench-orders-enriched")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
+    spark = job.local_session(2, **{"spark.driver.memory": "2g"})
     spark.sparkContext.setLogLevel("ERROR")
     with tempfile.TemporaryDirectory(prefix="bench-orders-enriched-") as scratch:
         root = Path(scratch)

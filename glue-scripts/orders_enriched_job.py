@@ -136,6 +136,20 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     return summary
 
 
+def local_session(cores: int = 2, **settings: str) -> SparkSession:
+    """Spark on this machine (the local cloud's runs, the tests, the bench): no UI, bound to 127.0.0.1."""
+    builder = SparkSession.builder.master(f"local[{cores}]").appName("orders_enriched")
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+    }
+    for key, value in (defaults | settings).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
 def _glue_main(argv: list[str]) -> None:  # pragma: no cover - runs on AWS Glue only
     from awsglue.context import GlueContext  # type: ignore[import-not-found]
     from awsglue.job import Job  # type: ignore[import-not-found]
@@ -158,15 +172,7 @@ def main(argv: list[str]) -> Any:
         parser.add_argument("--lake_uri", required=True, help="file:///... or s3://<bucket>")
         parser.add_argument("--lookback_days", type=int, default=0)
         args = parser.parse_args(argv[1:])
-        spark = (
-            SparkSession.builder.master("local[2]")
-            .appName("orders_enriched")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
-            .getOrCreate()
-        )
+        spark = local_session()
         return run(spark, args.lake_uri, args.lookback_days)
     return _glue_main(argv)
 

@@ -75,21 +75,17 @@ class _Quiet:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """Local Spark (the Spark line of Glue 5.0) for the Glue job's tests, started once per session."""
-    from pyspark.sql import SparkSession
+    from orders_enriched_job import local_session
 
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("glue-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        # Tiny inputs: compiling generated code costs more than it saves, and adaptive planning adds stages.
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
+    session = local_session(
+        1,
+        **{
+            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.session.timeZone": "UTC",
+            # Tiny inputs: compiling generated code costs more than it saves; adaptive planning adds stages.
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.adaptive.enabled": "false",
+        },
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session

@@ -110,3 +110,27 @@ def target_for(environment: str, *, endpoint_url: str | None = None) -> Target:
             endpoint_url = str(read_endpoints()["aws_endpoint"])
         return Target(environment, endpoint_url=endpoint_url, region=LOCAL_REGION)
     return Target(environment)
+
+
+def stack_output(target: Target, job: str, stack: str, output: str) -> str:
+    """An output of a manifest stack deployed in the target's environment; a UserError that says how to
+    deploy it when the stack or the output is missing, or the target cannot be reached."""
+    from platformctl.manifest import load_manifest
+    from platformctl.params import brand_of
+
+    manifest = load_manifest()
+    entry = manifest.select(job, stack)[0]
+    name = entry.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
+    try:
+        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except botocore.exceptions.ClientError:
+        raise UserError(
+            f"stack {name} is not deployed in {target.environment}: deploy it first "
+            f"(platformctl deploy --env {target.environment} --job {job} --stack {stack})"
+        ) from None
+    except botocore.exceptions.EndpointConnectionError:
+        raise UserError(f"cannot reach {target.endpoint_url or 'AWS'}: is the local cloud running?") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    if output not in outputs:
+        raise UserError(f"stack {name} has no output {output}; redeploy it")
+    return str(outputs[output])

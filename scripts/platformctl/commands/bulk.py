@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import botocore.exceptions
 
-from platformctl.aws_target import Target, target_for
+from platformctl.aws_target import Target, stack_output, target_for
 from platformctl.errors import UserError
 from platformctl.manifest import load_manifest
 from platformctl.params import brand_of
@@ -100,23 +100,8 @@ def execution_input(since: str | None, until: str | None, max_bytes_per_step: in
     return document
 
 
-def state_machine_arn(target: Target, environment: str) -> str:
-    manifest = load_manifest()
-    stack = manifest.select(*STACK)[0]
-    name = stack.stack_name(brand_of(environment, manifest.stacks), environment)
-    try:
-        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except botocore.exceptions.ClientError:
-        raise UserError(
-            f"stack {name} is not deployed in {environment}: deploy it first "
-            f"(platformctl deploy --env {environment} --job shopify --stack bulk-workflow)"
-        ) from None
-    except botocore.exceptions.EndpointConnectionError:
-        raise UserError(f"cannot reach {target.endpoint_url or 'AWS'}: is the local cloud running?") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-    if OUTPUT not in outputs:
-        raise UserError(f"stack {name} has no output {OUTPUT}; redeploy it")
-    return str(outputs[OUTPUT])
+def state_machine_arn(target: Target) -> str:
+    return stack_output(target, *STACK, OUTPUT)
 
 
 def lake_bucket(target: Target, environment: str) -> str | None:
@@ -239,7 +224,7 @@ def _report_end(description: dict[str, Any], out: TextIO, bucket: str | None = N
 def cmd_start(args: argparse.Namespace) -> int:
     document = execution_input(args.since, args.until, args.max_bytes_per_step)
     target = target_for(args.env)
-    arn = state_machine_arn(target, args.env)
+    arn = state_machine_arn(target)
     sfn = target.client("stepfunctions")
     kind = "backfill" if document.get("since") else "incremental"
     name = f"{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
@@ -256,7 +241,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     target = target_for(args.env)
-    arn = state_machine_arn(target, args.env)
+    arn = state_machine_arn(target)
     sfn = target.client("stepfunctions")
     if not args.execution:
         executions = sfn.list_executions(stateMachineArn=arn, maxResults=max(1, args.limit))["executions"]

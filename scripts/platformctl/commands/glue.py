@@ -22,10 +22,8 @@ from urllib.parse import urlparse
 
 import botocore.exceptions
 
-from platformctl.aws_target import Target, target_for
+from platformctl.aws_target import Target, stack_output, target_for
 from platformctl.errors import UserError
-from platformctl.manifest import load_manifest
-from platformctl.params import brand_of
 
 STACK = ("shopify", "glue-jobs")
 OUTPUT = "OrdersEnrichedJobName"
@@ -57,22 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def job_name(target: Target) -> str:
-    manifest = load_manifest()
-    stack = manifest.select(*STACK)[0]
-    name = stack.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
-    try:
-        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except botocore.exceptions.ClientError:
-        raise UserError(
-            f"stack {name} is not deployed in {target.environment}: deploy it first "
-            f"(platformctl deploy --env {target.environment} --job shopify --stack glue-jobs)"
-        ) from None
-    except botocore.exceptions.EndpointConnectionError:
-        raise UserError(f"cannot reach {target.endpoint_url or 'AWS'}: is the local cloud running?") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-    if OUTPUT not in outputs:
-        raise UserError(f"stack {name} has no output {OUTPUT}; redeploy it")
-    return str(outputs[OUTPUT])
+    return stack_output(target, *STACK, OUTPUT)
 
 
 def _s3_location(uri: str) -> tuple[str, str]:

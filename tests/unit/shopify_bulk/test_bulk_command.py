@@ -146,12 +146,13 @@ def test_a_missing_stack_says_how_to_deploy_it() -> None:
 
     class Target:
         endpoint_url = None
+        environment = "prod"
 
         def client(self, name: str) -> Any:
             return Cfn()
 
     with pytest.raises(UserError, match="platformctl deploy --env prod --job shopify --stack bulk-workflow"):
-        bulk.state_machine_arn(Target(), "prod")  # type: ignore[arg-type]
+        bulk.state_machine_arn(Target())  # type: ignore[arg-type]
 
 
 def test_moments_default_to_utc() -> None:
