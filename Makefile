@@ -13,8 +13,11 @@ PYTEST_ARGS ?=
 # Unit tests run on every core (pytest-xdist); the integration tests share one local cloud per session,
 # so they run in one process.
 PYTEST_WORKERS ?= auto
+# Instants at which the unit and template tests run again under a travelled clock (tests/conftest.py
+# --clock): a minute's end and a month's end, then just after midnight on New Year's day.
+CLOCK_INSTANTS ?= 2027-02-28T23:59:30Z 2028-01-01T00:00:30Z
 
-.PHONY: help venv tools java lint test test-unit test-integration demo local-up bench clean
+.PHONY: help venv tools java lint test test-unit test-clock test-integration demo local-up bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -53,11 +56,19 @@ lint: tools ## every static gate: cfn-lint per environment, checkov, ruff, mypy,
 test-unit: venv java ## unit, template-contract, Glue (local Spark) and lint-sample tests
 	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+test-clock: venv ## unit and template tests again with the clock at day, month and year boundaries
+	@for instant in $(CLOCK_INSTANTS); do \
+	  echo "clock: unit and template tests at $$instant"; \
+	  $(BIN)/pytest -q -o addopts="--strict-markers" -m "not integration" -n $(PYTEST_WORKERS) \
+	    -p no:cacheprovider --clock "$$instant" tests/unit tests/templates $(PYTEST_ARGS); \
+	done
+
 test-integration: venv ## tests against the local cloud
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test: lint ## all gates and all tests (what CI runs)
 	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-clock
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 demo: venv java ## the whole platform on the local cloud: deploy, drive the scenario, report, stop

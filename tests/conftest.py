@@ -15,6 +15,33 @@ SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "real"
 COPIED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        metavar="INSTANT",
+        help=(
+            "run the whole session with the clock started at this UTC instant (ISO 8601, e.g. "
+            "2027-12-31T23:59:30Z); it then ticks on. CI runs the unit tests at day, month and year "
+            "boundaries this way, so no test depends on the hour or the date it runs at."
+        ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    instant = config.getoption("--clock")
+    if instant:
+        import time_machine
+
+        traveller = time_machine.travel(instant, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    instant = config.getoption("--clock")
+    return f"clock: started at {instant} (--clock)" if instant else None
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach a real account: fake credentials and a fixed region unless a test sets them."""

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from time_machine import TimeMachineFixture
 
 from tests.unit.data_quality.conftest import BUCKET, SPEC_FILE, Clock, Lake, RunnerFactory, by_id, today
 
 ORDERS = "raw/shopify/webhooks/orders/"
 SUBSCRIPTIONS = "raw/recharge/subscription/"
+MORNING = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # an instant whose day has hours left in it
 
 
 def run(make_runner: RunnerFactory, lake: Lake, **overrides: str) -> dict[str, dict[str, Any]]:
@@ -51,14 +53,32 @@ def test_freshness_passes_when_an_object_landed_in_todays_partition(lake: Lake, 
 
 
 def test_freshness_fails_when_the_newest_object_is_older_than_the_limit(
-    lake: Lake, make_runner: RunnerFactory, clock: Clock
+    lake: Lake, make_runner: RunnerFactory, clock: Clock, time_machine: TimeMachineFixture
 ) -> None:
-    lake.put(f"{ORDERS}topic=orders_create/dt={today()}/event-1.json")
-    clock.offset = timedelta(hours=30)  # the object written now is 30 hours old for this run
+    # Written at 09:00 and checked 30 h later: the 24 h window starts at 15:00 the same day, so it still
+    # lists the object's partition and finds the object too old.
+    time_machine.move_to(MORNING, tick=False)
+    lake.put(f"{ORDERS}topic=orders_create/dt=2026-03-10/event-1.json")
+    clock.offset = timedelta(hours=30)
     result = run(make_runner, lake)["freshness-shopify-orders"]
     assert result["status"] == "fail"
     assert "newest object is 30" in result["reason"]
     assert "limit 24 h" in result["reason"]
+
+
+def test_freshness_fails_when_the_window_no_longer_reaches_the_newest_partition(
+    lake: Lake, make_runner: RunnerFactory, clock: Clock, time_machine: TimeMachineFixture
+) -> None:
+    # Written at 20:00 and checked 30 h later: the window starts at 02:00 the next day, past the object's
+    # partition, so the check reports an empty window rather than an object's age.
+    time_machine.move_to(datetime(2026, 3, 10, 20, 0, tzinfo=UTC), tick=False)
+    lake.put(f"{ORDERS}topic=orders_create/dt=2026-03-10/event-1.json")
+    clock.offset = timedelta(hours=30)
+    result = run(make_runner, lake)["freshness-shopify-orders"]
+    assert result["status"] == "fail"
+    assert result["reason"].startswith(
+        "nothing landed in the last 24 h under raw/shopify/webhooks/orders/ (dt=2026-03-12"
+    )
 
 
 def test_freshness_fails_when_nothing_landed_in_the_window_partitions(lake: Lake, make_runner: RunnerFactory) -> None:
@@ -68,7 +88,10 @@ def test_freshness_fails_when_nothing_landed_in_the_window_partitions(lake: Lake
     assert result["reason"].startswith("nothing landed in the last 24 h under raw/shopify/webhooks/orders/")
 
 
-def test_a_spec_threshold_overrides_the_stack_default(lake: Lake, make_runner: RunnerFactory, clock: Clock) -> None:
+def test_a_spec_threshold_overrides_the_stack_default(
+    lake: Lake, make_runner: RunnerFactory, clock: Clock, time_machine: TimeMachineFixture
+) -> None:
+    time_machine.move_to(MORNING, tick=False)  # 3 h later is still the same day: the window lists today
     lake.put(f"{ORDERS}topic=orders_create/dt={today()}/event-1.json")
     lake.put_spec(spec_with(**{"freshness-shopify-orders": {"max_age_hours": 2}}))
     clock.offset = timedelta(hours=3)
@@ -77,7 +100,10 @@ def test_a_spec_threshold_overrides_the_stack_default(lake: Lake, make_runner: R
     assert "limit 2 h" in result["reason"]
 
 
-def test_the_stack_default_threshold_applies(lake: Lake, make_runner: RunnerFactory, clock: Clock) -> None:
+def test_the_stack_default_threshold_applies(
+    lake: Lake, make_runner: RunnerFactory, clock: Clock, time_machine: TimeMachineFixture
+) -> None:
+    time_machine.move_to(MORNING, tick=False)
     lake.put(f"{ORDERS}topic=orders_create/dt={today()}/event-1.json")
     clock.offset = timedelta(hours=3)
     assert run(make_runner, lake, FRESHNESS_MAX_AGE_HOURS="2")["freshness-shopify-orders"]["status"] == "fail"
