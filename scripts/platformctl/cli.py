@@ -41,6 +41,22 @@ def _image_tag(explicit: str | None, environment: str) -> str:
         raise UserError("cannot tell which image tag to deploy: pass --image-tag or set IMAGE_TAG") from None
 
 
+def _commit() -> str:
+    """The commit being deployed: GitHub's GITHUB_SHA in a workflow, else the checkout's HEAD."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
 def _environment(name: str) -> str:
     manifest = load_manifest()
     known = manifest.environments()
@@ -51,7 +67,8 @@ def _environment(name: str) -> str:
     return name
 
 
-def _deployer(args: argparse.Namespace) -> Any:
+def deployer_for(args: argparse.Namespace) -> Any:
+    """The Deployer for a command's --env (and --image-tag, --ci, --keep-running-images where it has them)."""
     from platformctl.aws_target import read_endpoints, target_for
     from platformctl.deploy import Deployer
 
@@ -69,11 +86,14 @@ def _deployer(args: argparse.Namespace) -> Any:
         manifest,
         image_tag=_image_tag(getattr(args, "image_tag", None), environment),
         local_values=local_values,
+        ci=getattr(args, "ci", False),
+        keep_running_images=getattr(args, "keep_running_images", False),
+        commit=_commit(),
     )
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    deployer = _deployer(args)
+    deployer = deployer_for(args)
     stacks = deployer.manifest.select(args.job, args.stack)
     started = time.monotonic()
     results = deployer.deploy(stacks, dry_run=args.dry_run)
@@ -89,7 +109,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    deployer = _deployer(args)
+    deployer = deployer_for(args)
     rows = deployer.status_rows(deployer.manifest.select(args.job, None))
     header = ("STACK", "STATUS", "LAST UPDATE", "DRIFT")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
@@ -102,7 +122,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     """Print a stack's complete parameter file (fed values resolved), for `aws cloudformation deploy`."""
     from platformctl.params import resolve_parameters
 
-    deployer = _deployer(args)
+    deployer = deployer_for(args)
     stack = deployer.manifest.select(args.job, args.stack)[0]
     fed = deployer._fed_outputs(stack)  # same resolution as a deploy
     if fed is None:
@@ -175,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_target(deploy)
     deploy.add_argument("--dry-run", action="store_true", help="create and show the change sets, execute nothing")
     deploy.add_argument("--image-tag", help="Lambda image tag (default: IMAGE_TAG, else git HEAD; 'local' locally)")
+    deploy.add_argument(
+        "--ci",
+        action="store_true",
+        help="deploy as the pipeline does: skip bootstrap stacks, every stack through the execution role",
+    )
+    deploy.add_argument(
+        "--keep-running-images",
+        action="store_true",
+        help="where ECR lacks the requested tag, keep the image the stack runs now instead of failing",
+    )
     deploy.set_defaults(func=cmd_deploy)
 
     plan = sub.add_parser("plan", help="show every stack's change set; execute nothing")

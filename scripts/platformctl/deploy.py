@@ -22,8 +22,19 @@ import botocore.exceptions
 
 from platformctl.aws_target import Target
 from platformctl.errors import UserError
+from platformctl.ledger import (
+    FAILED,
+    SUCCEEDED,
+    DeploymentRecord,
+    Ledger,
+    StackRecord,
+    new_deployment_id,
+    now_iso,
+)
 from platformctl.manifest import REPO_ROOT, Manifest, Stack
 from platformctl.params import brand_of, check_parameters, resolve_parameters
+from platformctl.placeholders import placeholder_problems
+from platformctl.registry import ImageChoice, ImageResolver
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger templates go through S3
 ARTIFACTS_PREFIX = "artifacts"
@@ -63,10 +74,17 @@ class Change:
 class StackResult:
     stack: Stack
     stack_name: str
-    outcome: str  # created | updated | no changes | planned | blocked
+    outcome: str  # created | updated | no changes | planned | blocked | skipped
     changes: list[Change] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    deployed: tuple[str, dict[str, str]] | None = None  # the template body and parameter values in place
+
+
+def _present(entry: StackRecord | None) -> StackRecord:
+    if entry is None:
+        raise UserError("the deployment record lists no such stack")
+    return entry
 
 
 def _error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -90,6 +108,10 @@ class Deployer:
         local_values: dict[str, Any] | None = None,
         poll_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ci: bool = False,
+        keep_running_images: bool = False,
+        commit: str = "",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.target = target
         self.environment = target.environment
@@ -99,26 +121,187 @@ class Deployer:
         self.local_values = local_values
         self.poll_seconds = poll_seconds if poll_seconds is not None else (0.1 if target.is_local else 4.0)
         self.clock = clock
+        self.ci = ci  # deploying as CI: bootstrap stacks skipped, every stack through the execution role
+        self.keep_running_images = keep_running_images
+        self.commit = commit or image_tag
+        self.now = now
         self.brand = brand_of(self.environment, manifest.stacks)
         self._outputs: dict[str, dict[str, str] | None] = {}
+        self._images: dict[tuple[str, str], ImageChoice] = {}
         self.cfn = target.client("cloudformation")
 
     # ----------------------------------------------------------------------------------------- public
 
     def preflight(self, stacks: list[Stack]) -> None:
-        """Everything that can be checked before touching the account: every parameter has a source."""
+        """Everything that can be checked before touching a stack: every parameter has a source, and no
+        shipped placeholder reaches a real account."""
         problems = self.manifest.missing_files(stacks)
         problems += [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
+        problems += placeholder_problems(stacks, self.environment)
         if problems:
             raise UserError("\n".join(problems))
 
     def deploy(self, stacks: list[Stack], *, dry_run: bool = False) -> list[StackResult]:
+        stacks = self._without_bootstrap(stacks)
         self.preflight(stacks)
-        results = []
+        self._resolve_images(stacks, dry_run=dry_run)
+        if dry_run:
+            return [self._deploy_one(stack, dry_run=True) for stack in stacks]
+        return self._recorded(stacks, lambda stack: self._deploy_one(stack, dry_run=False))
+
+    def redeploy(self, record: DeploymentRecord, ledger: Ledger) -> list[StackResult]:
+        """Put back what ``record`` deployed: each stack's recorded template and parameter values."""
+        stacks = self._without_bootstrap([s for s in self.manifest.select(record.job) if record.stack(s.key)])
+        self._check_recorded_images(record, stacks)
+
+        def put_back(stack: Stack) -> StackResult:
+            entry = _present(record.stack(stack.key))
+            return self._deploy_one(stack, dry_run=False, recorded=(ledger.template(entry), entry.parameters))
+
+        return self._recorded(stacks, put_back, rollback_of=record.deployment_id)
+
+    def _without_bootstrap(self, stacks: list[Stack]) -> list[Stack]:
+        if not self.ci:
+            return stacks
         for stack in stacks:
-            result = self._deploy_one(stack, dry_run=dry_run)
-            results.append(result)
+            if stack.bootstrap:
+                self._say(
+                    f"  {self.stack_name(stack)}: skipped: bootstrap stack, deployed by an administrator "
+                    f"(platformctl deploy --env {self.environment} --stack {stack.key}), never by CI"
+                )
+        return [stack for stack in stacks if not stack.bootstrap]
+
+    def _resolve_images(self, stacks: list[Stack], *, dry_run: bool) -> None:
+        """Every function's image, before any change set: the requested tag in ECR, or the running one."""
+        needing = [stack for stack in stacks if stack.images]
+        if not needing:
+            return
+        if dry_run and self.outputs_of("shared/ecr") is None:
+            return  # those stacks are reported as blocked
+        resolver = ImageResolver(
+            self.manifest,
+            self.target.client("ecr"),
+            environment=self.environment,
+            tag=self.image_tag,
+            repositories=lambda: self.outputs_of("shared/ecr"),
+            running_parameters=self._running_parameters,
+            keep_running=self.keep_running_images or dry_run,
+        )
+        try:
+            self._images = resolver.resolve(needing)
+        except UserError:
+            if dry_run:
+                return  # a plan shows the change sets with the requested tag
+            raise
+        for choice in self._images.values():
+            if choice.kept:
+                self._say(f"  {choice.stack}: {choice.parameter} keeps the running image {choice.uri}")
+
+    def _running_parameters(self, stack: Stack) -> dict[str, str] | None:
+        description = self._describe(self.stack_name(stack))
+        if description is None:
+            return None
+        return {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in description["Parameters"]}
+
+    def _check_recorded_images(self, record: DeploymentRecord, stacks: list[Stack]) -> None:
+        ecr = self.target.client("ecr")
+        for stack in stacks:
+            entry = _present(record.stack(stack.key))
+            for parameter in stack.images:
+                uri = entry.parameters.get(parameter, "")
+                repository, _, tag = uri.partition("/")[2].rpartition(":")
+                try:
+                    ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+                except botocore.exceptions.ClientError:
+                    raise UserError(
+                        f"deployment {record.deployment_id}: image {repository}:{tag} of {stack.key} is no longer in "
+                        f"ECR (expired by the repository's lifecycle?): rebuild it (scripts/build_push_lambdas.sh "
+                        f"--env {self.environment} --job {stack.job} --tag {tag}) or roll back to a later deployment"
+                    ) from None
+
+    def _recorded(
+        self, stacks: list[Stack], deploy_one: Callable[[Stack], StackResult], *, rollback_of: str = ""
+    ) -> list[StackResult]:
+        """Deploy ``stacks`` in order, keeping a ledger record per job from start to end."""
+        started = self.now()
+        deployment_id = new_deployment_id(started, self.commit)
+        records: dict[str, DeploymentRecord] = {}
+        caller = self._caller()
+        for stack in stacks:
+            if stack.job not in records:
+                records[stack.job] = DeploymentRecord(
+                    deployment_id=deployment_id,
+                    environment=self.environment,
+                    job=stack.job,
+                    commit=self.commit,
+                    image_tag=self.image_tag,
+                    caller=caller,
+                    started_at=now_iso(started),
+                    rollback_of=rollback_of,
+                )
+        self._write_records(records.values())
+        results: list[StackResult] = []
+        current: Stack | None = None
+        try:
+            for current in stacks:
+                result = deploy_one(current)
+                results.append(result)
+                self._add_to_record(records[current.job], current, result)
+        except UserError as exc:
+            if current is not None:
+                record = records[current.job]
+                record.status, record.failure = FAILED, f"{current.key}: {str(exc).splitlines()[0]}"
+                self._finish(records.values(), failed=True)
+            raise
+        self._finish(records.values(), failed=False)
         return results
+
+    def _add_to_record(self, record: DeploymentRecord, stack: Stack, result: StackResult) -> None:
+        ledger = self._ledger()
+        if ledger is None or result.deployed is None:
+            record.stacks.append(StackRecord(stack.key, result.stack_name, stack.template, "", "", {}, result.outcome))
+            return
+        body, parameters = result.deployed
+        digest, key = ledger.keep_template(body)
+        record.stacks.append(
+            StackRecord(stack.key, result.stack_name, stack.template, digest, key, parameters, result.outcome)
+        )
+
+    def _finish(self, records: Any, *, failed: bool) -> None:
+        finished = now_iso(self.now())
+        for record in records:
+            if record.status != FAILED:
+                record.status = FAILED if failed else SUCCEEDED
+                if failed:
+                    record.failure = record.failure or "a stack of another job failed first"
+            record.finished_at = finished
+        self._write_records(records)
+
+    def _write_records(self, records: Any) -> None:
+        ledger = self._ledger()
+        if ledger is None:
+            return  # the lake is not deployed yet (the first deploy of the shared job): nothing to write to
+        for record in records:
+            ledger.write(record)
+
+    def _ledger(self) -> Ledger | None:
+        lake = self.outputs_of("shared/data-lake") or {}
+        bucket = lake.get("DataLakeBucketName")
+        return Ledger(self.target.client("s3"), bucket, self.environment) if bucket else None
+
+    def _caller(self) -> str:
+        try:
+            return str(self.target.client("sts").get_caller_identity()["Arn"])
+        except botocore.exceptions.ClientError:
+            return "unknown"
+
+    def ledger(self) -> Ledger:
+        found = self._ledger()
+        if found is None:
+            raise UserError(
+                f"the shared/data-lake stack is not deployed in {self.environment}: no deployment ledger to read"
+            )
+        return found
 
     def stack_name(self, stack: Stack) -> str:
         return stack.stack_name(self.brand, self.environment)
@@ -135,7 +318,10 @@ class Deployer:
                 self._outputs[stack_key] = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
         return self._outputs[stack_key]
 
-    def image_uri(self, image_name: str) -> str:
+    def image_uri(self, image_name: str, stack: Stack | None = None) -> str:
+        """The URI a stack deploys for an image: the one resolved before the change sets, else repository:tag."""
+        if stack is not None and (stack.key, image_name) in self._images:
+            return self._images[(stack.key, image_name)].uri
         image = self.manifest.image(image_name)
         repositories = self.outputs_of("shared/ecr")
         if repositories is None or image.repository_output not in repositories:
@@ -187,7 +373,10 @@ class Deployer:
             found[key] = outputs
         return found
 
-    def _deploy_one(self, stack: Stack, *, dry_run: bool) -> StackResult:
+    def _deploy_one(
+        self, stack: Stack, *, dry_run: bool, recorded: tuple[str, dict[str, str]] | None = None
+    ) -> StackResult:
+        """Deploy one stack: from the working tree, or (``recorded``) a ledger's template and parameters."""
         name = self.stack_name(stack)
         started = self.clock()
         fed = self._fed_outputs(stack)
@@ -199,21 +388,33 @@ class Deployer:
                 )
             self._say(f"  {name}: not planned: it reads outputs of a stack that is not deployed yet")
             return StackResult(stack, name, "blocked")
-        parameters = resolve_parameters(stack, self.environment, fed, self.image_uri, self.local_values)
+        if recorded is None:
+            body = stack.template_path.read_text(encoding="utf-8")
+            parameters = resolve_parameters(
+                stack,
+                self.environment,
+                fed,
+                lambda image: self.image_uri(image, stack),
+                self.local_values,
+            )
+        else:
+            body, parameters = recorded
         existing = self._describe(name)
         if existing is not None:
             existing = self._settle_existing(name, existing, dry_run=dry_run)
-        if not dry_run:
+        if not dry_run and recorded is None:
             self._upload_artifacts(stack, fed)
         change_set_type = "UPDATE" if existing is not None else "CREATE"
-        template_args = self._template_args(stack, fed)
+        template_args = self._template_args(stack, body)
         change_set_id = self._create_change_set(stack, name, change_set_type, parameters, template_args)
         changes, no_changes = self._wait_change_set(name, change_set_id)
+        deployed = (body, parameters)
         if no_changes:
             self._delete_change_set(name, change_set_id, change_set_type)
             self._say(f"  {name}: no changes")
             self._outputs.pop(stack.key, None)  # re-read below
-            return StackResult(stack, name, "no changes", [], self.outputs_of(stack.key) or {}, self.clock() - started)
+            outputs = self.outputs_of(stack.key) or {}
+            return StackResult(stack, name, "no changes", [], outputs, self.clock() - started, deployed)
         self._say(f"  {name}: {len(changes)} change{'s' if len(changes) != 1 else ''} ({change_set_type.lower()})")
         for change in changes:
             self._say(change.line())
@@ -224,7 +425,7 @@ class Deployer:
         self._outputs.pop(stack.key, None)
         outputs = self.outputs_of(stack.key) or {}
         outcome = "created" if change_set_type == "CREATE" else "updated"
-        return StackResult(stack, name, outcome, changes, outputs, self.clock() - started)
+        return StackResult(stack, name, outcome, changes, outputs, self.clock() - started, deployed)
 
     def _settle_existing(self, name: str, description: dict[str, Any], *, dry_run: bool) -> dict[str, Any] | None:
         status = description["StackStatus"]
@@ -256,8 +457,7 @@ class Deployer:
                 raise DeployError(f"stack {stack_id} could not be deleted: {description.get('StackStatusReason', '')}")
             time.sleep(self.poll_seconds)
 
-    def _template_args(self, stack: Stack, fed: dict[str, dict[str, str]]) -> dict[str, str]:
-        body = stack.template_path.read_text(encoding="utf-8")
+    def _template_args(self, stack: Stack, body: str) -> dict[str, str]:
         if len(body.encode("utf-8")) <= TEMPLATE_BODY_LIMIT:
             return {"TemplateBody": body}
         lake = self.outputs_of("shared/data-lake") or {}
@@ -311,22 +511,33 @@ class Deployer:
         return str(response["Id"])
 
     def _execution_role(self, stack: Stack) -> str | None:
-        """The CloudFormation service role stacks deploy through on AWS, once shared/github-oidc exists.
+        """The CloudFormation service role stacks deploy through, once the bootstrap stack exists.
 
         The GitHub deploy role may change stacks only through this role; an administrator deploying by hand
-        uses it too, so both paths create the same resources. The github-oidc stack itself, which creates
-        the role, is deployed by an administrator without it. ``CFN_EXECUTION_ROLE_ARN`` overrides.
+        uses it too, so both paths create the same resources. Bootstrap stacks (the CI roles themselves)
+        are deployed by an administrator without it; the local cloud uses it only for a CI deploy (the
+        pipeline tried locally). ``CFN_EXECUTION_ROLE_ARN`` overrides.
         """
-        if self.target.is_local or stack.key == "shared/github-oidc":
+        if stack.bootstrap or (self.target.is_local and not self.ci):
             return None
         if os.environ.get("CFN_EXECUTION_ROLE_ARN"):
             return os.environ["CFN_EXECUTION_ROLE_ARN"]
-        oidc = (
-            self.outputs_of("shared/github-oidc")
-            if any(s.key == "shared/github-oidc" for s in self.manifest.stacks)
-            else None
+        bootstrap = [s.key for s in self.manifest.stacks if s.bootstrap]
+        role = next(
+            (
+                outputs["CloudFormationExecutionRoleArn"]
+                for key in bootstrap
+                if (outputs := self.outputs_of(key)) and outputs.get("CloudFormationExecutionRoleArn")
+            ),
+            None,
         )
-        return (oidc or {}).get("CloudFormationExecutionRoleArn")
+        if role is None and self.ci:
+            raise UserError(
+                f"stack {stack.key}: no CloudFormation execution role in {self.environment}: an administrator "
+                f"deploys the bootstrap stack first (platformctl deploy --env {self.environment} "
+                f"--stack {bootstrap[0] if bootstrap else 'shared/github-oidc'})"
+            )
+        return role
 
     def _wait_change_set(self, name: str, change_set_id: str) -> tuple[list[Change], bool]:
         if not change_set_id:

@@ -18,6 +18,7 @@ from platformctl.errors import UserError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_PATH = REPO_ROOT / "ci" / "ingestion_jobs.json"
 ENVIRONMENTS_DIR = REPO_ROOT / "ci" / "environments"
+SETTINGS_FILE = "settings.json"
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _INPUT = re.compile(r"^(?P<job>[a-z][a-z0-9-]*)/(?P<stack>[a-z][a-z0-9-]*)\.(?P<output>[A-Za-z0-9]+)$")
@@ -64,6 +65,7 @@ class Stack:
     images: dict[str, str] = field(default_factory=dict)  # parameter -> image name
     uploads: tuple[Upload, ...] = ()
     environments_dir: Path | None = None  # None: ci/environments
+    bootstrap: bool = False  # deployed by an administrator only (the CI roles); CI skips it
 
     @property
     def key(self) -> str:
@@ -78,6 +80,10 @@ class Stack:
 
     def parameter_file(self, environment: str) -> Path:
         return (self.environments_dir or ENVIRONMENTS_DIR) / environment / self.job / f"{self.name}.json"
+
+    def settings_file(self, environment: str) -> Path:
+        """The environment's shared settings (Brand, ShopDomain, ...), fed to every stack that declares them."""
+        return (self.environments_dir or ENVIRONMENTS_DIR) / environment / SETTINGS_FILE
 
     @property
     def fed_parameters(self) -> set[str]:
@@ -212,7 +218,9 @@ def _parse_stack(job: str, raw: Any, where: str, earlier: set[str], environments
         ref = OutputRef(bucket_match["job"], bucket_match["stack"], bucket_match["output"])
         _require(f"{ref.job}/{ref.stack}" in earlier, where, f"upload bucket {ref} is not an earlier stack's output")
         uploads.append(Upload(source, ref, prefix))
-    unknown = set(raw) - {"name", "template", "inputs", "images", "uploads"}
+    bootstrap = raw.get("bootstrap", False)
+    _require(isinstance(bootstrap, bool), where, "'bootstrap' must be true or false")
+    unknown = set(raw) - {"name", "template", "inputs", "images", "uploads", "bootstrap"}
     _require(not unknown, where, f"unknown keys {sorted(unknown)}")
     return Stack(
         job=job,
@@ -222,6 +230,7 @@ def _parse_stack(job: str, raw: Any, where: str, earlier: set[str], environments
         images=dict(images),
         uploads=tuple(uploads),
         environments_dir=environments_dir,
+        bootstrap=bootstrap,
     )
 
 

@@ -1,6 +1,8 @@
-"""A stack's parameters: its file in ci/environments/, plus what the manifest feeds from earlier stacks.
+"""A stack's parameters: the environment's settings, its own file, and what the manifest feeds.
 
-Parameter files use CloudFormation's list format and hold every parameter the operator chooses. The
+Parameter files use CloudFormation's list format and hold every parameter the operator chooses for that
+stack. Values several stacks share (``Brand``, ``Environment``, ``ShopDomain``, ...) live once, in the
+environment's ``settings.json`` (same format), and every stack that declares one receives it. The
 parameters the manifest feeds (``inputs`` from earlier stacks' outputs, ``images`` from the ECR
 repositories) are not in the files; the deploy tool fills them. In the ``local`` environment a value may
 be ``{{local:<endpoint key>}}``, filled from the running local cloud (a simulator's URL, say).
@@ -23,13 +25,13 @@ LOCAL_PLACEHOLDER = re.compile(r"^\{\{local:(?P<key>[a-z_][a-z0-9_.]*)\}\}$")
 Outputs = Mapping[str, Mapping[str, str]]  # stack key -> output key -> value
 
 
-def _rel(path: Path) -> str:
+def repo_relative(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def read_parameter_file(path: Path) -> dict[str, str]:
     """Read a list-format parameter file; every problem names the file."""
-    where = _rel(path)
+    where = repo_relative(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -64,6 +66,12 @@ def template_parameters(stack: Stack) -> dict[str, dict[str, Any]]:
     return params
 
 
+def read_settings(stack: Stack, environment: str) -> dict[str, str]:
+    """The environment's settings.json (list format); an environment without one has no shared settings."""
+    path = stack.settings_file(environment)
+    return read_parameter_file(path) if path.exists() else {}
+
+
 @dataclass(frozen=True)
 class ParameterCheck:
     """The static view of a stack's parameters in one environment, before any AWS call."""
@@ -71,10 +79,25 @@ class ParameterCheck:
     stack: Stack
     environment: str
     file_values: dict[str, str]
+    settings: dict[str, str] | None = None  # None: read the environment's settings.json
+
+    @property
+    def shared_settings(self) -> dict[str, str]:
+        return read_settings(self.stack, self.environment) if self.settings is None else self.settings
+
+    @property
+    def values(self) -> dict[str, str]:
+        """What the environment itself sets for this stack: its settings it declares, then its file."""
+        declared = template_parameters(self.stack)
+        chosen = {name: value for name, value in self.shared_settings.items() if name in declared}
+        chosen.update(self.file_values)
+        return chosen
 
     def problems(self) -> list[str]:
         declared = template_parameters(self.stack)
-        where = _rel(self.stack.parameter_file(self.environment))
+        settings = self.shared_settings
+        where = repo_relative(self.stack.parameter_file(self.environment))
+        settings_where = repo_relative(self.stack.settings_file(self.environment))
         found = []
         for name in sorted(set(self.file_values) - set(declared)):
             found.append(f"{where}: {name} is not a parameter of {self.stack.template}")
@@ -82,19 +105,26 @@ class ParameterCheck:
             found.append(
                 f"{where}: {name} is fed by ci/ingestion_jobs.json ({self.stack.key}); remove it from the file"
             )
+        for name in sorted(set(self.file_values) & set(settings)):
+            found.append(f"{where}: {name} is set once for the environment in {settings_where}; remove it here")
+        for name in sorted(set(settings) & self.stack.fed_parameters):
+            found.append(f"{settings_where}: {name} is fed by ci/ingestion_jobs.json ({self.stack.key}); remove it")
         for name in sorted(self.stack.fed_parameters - set(declared)):
             found.append(f"ci/ingestion_jobs.json: {self.stack.key} feeds {name}, which {self.stack.template} lacks")
         for name, spec in declared.items():
-            if "Default" in spec or name in self.file_values or name in self.stack.fed_parameters:
+            if "Default" in spec or name in self.file_values or name in settings or name in self.stack.fed_parameters:
                 continue
             found.append(
                 f"stack {self.stack.key}: parameter {name} has no value: add it to {where} "
                 "or feed it from an earlier stack in ci/ingestion_jobs.json"
             )
+        if settings.get("Environment", self.environment) != self.environment:
+            found.append(f"{settings_where}: Environment is {settings['Environment']!r}, not {self.environment!r}")
         if self.environment != "local":
-            for name, value in self.file_values.items():
-                if LOCAL_PLACEHOLDER.match(value):
-                    found.append(f"{where}: {name} uses a {{{{local:...}}}} value outside the local environment")
+            for origin, values in ((where, self.file_values), (settings_where, settings)):
+                for name, value in values.items():
+                    if LOCAL_PLACEHOLDER.match(value):
+                        found.append(f"{origin}: {name} uses a {{{{local:...}}}} value outside the local environment")
         return found
 
 
@@ -114,7 +144,7 @@ def resolve_parameters(
     problems = check.problems()
     if problems:
         raise UserError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-    values = dict(check.file_values)
+    values = check.values
     for name, value in values.items():
         match = LOCAL_PLACEHOLDER.match(value)
         if match:
@@ -148,13 +178,16 @@ def _local_value(key: str, local_values: Mapping[str, Any] | None, stack: Stack,
 
 
 def brand_of(environment: str, stacks: list[Stack]) -> str:
-    """The environment's brand: the Brand value its parameter files agree on."""
+    """The environment's brand: ``Brand`` in its settings.json (or, without one, what its files agree on)."""
+    if not stacks:
+        raise UserError(f"ci/environments/{environment}: no stack to read the Brand of")
+    settings = read_settings(stacks[0], environment)
+    if settings.get("Brand"):
+        return settings["Brand"]
     files = [s.parameter_file(environment) for s in stacks]
     brands = {read_parameter_file(path).get("Brand") for path in files if path.exists()}
     brands.discard(None)
     if len(brands) != 1:
-        raise UserError(
-            f"ci/environments/{environment}: the parameter files must all set the same Brand, "
-            f"found {sorted(b or '' for b in brands)}"
-        )
+        where = repo_relative(stacks[0].settings_file(environment))
+        raise UserError(f"{where}: set Brand there (the stacks' files have {sorted(b or '' for b in brands)})")
     return str(brands.pop())

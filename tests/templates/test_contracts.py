@@ -122,6 +122,7 @@ def test_parameter_files_match_their_templates(manifest: Manifest) -> None:
 
 def test_no_stray_parameter_files(manifest: Manifest) -> None:
     expected = {stack.parameter_file(env) for env in manifest.environments() for stack in manifest.stacks}
+    expected |= {manifest.stacks[0].settings_file(env) for env in manifest.environments()}
     found = set((REPO_ROOT / "ci" / "environments").rglob("*.json"))
     assert sorted(_rel(p) for p in found - expected) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -41,6 +42,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def publish_local_image(ecr: Any, repository: str, folder: str, tag: str) -> None:
+    """An image manifest naming the repository folder it stands for (the emulator stores no layers)."""
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 0,
+            "digest": "sha256:" + hashlib.sha256(folder.encode("utf-8")).hexdigest(),
+        },
+        "layers": [],
+        "annotations": {"platform.local/folder": folder},
+    }
+    with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
+        ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
 class LocalCloud:
@@ -129,6 +147,8 @@ class LocalCloud:
         return chosen
 
     def deploy(self, stacks: list[Stack] | None = None) -> list[StackResult]:
+        """Deploy like an account's first deploy: the stacks up to the image repositories, then the
+        repository's images "pushed" under tag ``local``, then the stacks whose functions run them."""
         deployer = Deployer(
             self.target,
             self.manifest,
@@ -136,8 +156,26 @@ class LocalCloud:
             out=self.out,
             local_values={"simulators": self.simulator_urls(), "aws_endpoint": self.endpoint_url},
         )
-        self.results = deployer.deploy(self.manifest.stacks if stacks is None else stacks)
+        chosen = self.manifest.stacks if stacks is None else stacks
+        registry = next((i for i, stack in enumerate(chosen) if stack.key == "shared/ecr"), -1)
+        self.results = deployer.deploy(chosen[: registry + 1]) if registry >= 0 else []
+        self.publish_images()
+        self.results += deployer.deploy(chosen[registry + 1 :])
         return self.results
+
+    def publish_images(self) -> None:
+        """Put every manifest image into the emulated ECR under tag ``local``, as the build script pushes
+        them to an account; the local Lambda runtime runs the image's folder from the repository."""
+        repositories = {
+            repository["repositoryName"]
+            for page in self.target.client("ecr").get_paginator("describe_repositories").paginate()
+            for repository in page.get("repositories", [])
+        }
+        brand = brand_of(LOCAL_ENVIRONMENT, self.manifest.stacks)
+        for image in self.manifest.images:
+            repository = f"{brand}/{image.name}"
+            if repository in repositories:
+                publish_local_image(self.target.client("ecr"), repository, image.folder, LOCAL_IMAGE_TAG)
 
     def simulator_urls(self) -> dict[str, str]:
         return {name: str(sim.url) for name, sim in self.simulators.items()}

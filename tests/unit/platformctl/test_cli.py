@@ -10,7 +10,7 @@ from platformctl.cli import main
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["deploy", "--env", "staging"], "unknown environment 'staging'"),
+        (["deploy", "--env", "qa"], "unknown environment 'qa'"),
         (["plan", "--env", "local", "--job", "nope"], None),
         (["status", "--env", "local"], "the local cloud is not running"),
         (["lint", "--gate", "spellcheck"], "unknown gate"),

@@ -22,9 +22,16 @@ def _stack(name: str, **extra: Any) -> dict[str, Any]:
 
 def test_the_repository_manifest_loads() -> None:
     manifest = load_manifest()
-    assert manifest.stacks[0].key == "shared/data-lake"
+    assert manifest.stacks[0].key == "shared/github-oidc"  # the CI roles and the permissions boundary
+    assert [stack.key for stack in manifest.stacks if stack.bootstrap] == ["shared/github-oidc"]
     assert {image.job for image in manifest.images} <= {job.name for job in manifest.jobs}
-    assert manifest.stacks[0].stack_name("acme", "prod") == "acme-prod-shared-data-lake"
+    assert manifest.stacks[1].stack_name("acme", "prod") == "acme-prod-shared-data-lake"
+
+
+def test_bootstrap_must_be_a_boolean(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"jobs": [{"name": "a", "stacks": [_stack("s", bootstrap="yes")]}]})
+    with pytest.raises(UserError, match="'bootstrap' must be true or false"):
+        load_manifest(path)
 
 
 @pytest.mark.parametrize(
