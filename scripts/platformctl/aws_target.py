@@ -23,6 +23,8 @@ ENDPOINTS_FILE = LOCAL_STATE_DIR / "endpoints.json"
 LOCAL_REGION = "us-east-1"
 # The emulator accepts any credentials; these keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# PLATFORMCTL_LOCAL_CREDENTIALS=environment: local commands sign with the caller's credentials instead.
+LOCAL_CREDENTIALS_SWITCH = "PLATFORMCTL_LOCAL_CREDENTIALS"
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
 
@@ -41,6 +43,10 @@ class Target:
     @cached_property
     def session(self) -> boto3.session.Session:
         if self.is_local:
+            if os.environ.get(LOCAL_CREDENTIALS_SWITCH) == "environment":
+                # The caller's own credentials (say, a CI role's session assumed from the local cloud's STS),
+                # so that the local cloud evaluates its calls against that role's policies.
+                return boto3.session.Session(region_name=self.region or LOCAL_REGION)
             return boto3.session.Session(
                 region_name=self.region or LOCAL_REGION,
                 aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],

@@ -132,3 +132,34 @@ def test_short_tags_become_intrinsics() -> None:
         "DisplayName": {"Fn::GetAtt": ["Q", "Arn"]},
         "Tags": [{"Ref": "B"}],
     }
+
+
+def _settings(stack: Stack, values: dict[str, str]) -> None:
+    path = stack.settings_file("prod")
+    path.write_text(json.dumps([{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]), "utf-8")
+
+
+def test_environment_settings_reach_every_stack_that_declares_them(stack: Stack) -> None:
+    _settings(stack, {"Brand": "acme", "Environment": "prod", "ShopDomain": "acme.myshopify.com"})
+    _params(stack, {})
+    values = resolve_parameters(
+        stack, "prod", {"shared/lake": {"BucketName": "acme-lake"}}, lambda image: f"repo/{image}:abc"
+    )
+    assert values == {"Brand": "acme", "Environment": "prod", "BucketName": "acme-lake", "ImageUri": "repo/img:abc"}
+
+
+def test_a_setting_repeated_in_a_stack_file_is_an_error(stack: Stack) -> None:
+    _settings(stack, {"Brand": "acme", "Environment": "prod"})
+    _params(stack, {"Brand": "other"})
+    problems = ParameterCheck(stack, "prod", read_parameter_file(stack.parameter_file("prod"))).problems()
+    assert problems == [
+        "environments/prod/job/s.json: Brand is set once for the environment in environments/prod/settings.json; "
+        "remove it here"
+    ]
+
+
+def test_settings_must_name_their_own_environment(stack: Stack) -> None:
+    _settings(stack, {"Brand": "acme", "Environment": "staging"})
+    _params(stack, {})
+    problems = ParameterCheck(stack, "prod", read_parameter_file(stack.parameter_file("prod"))).problems()
+    assert problems == ["environments/prod/settings.json: Environment is 'staging', not 'prod'"]
