@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from platformctl.aws_target import Target
+from platformctl.boundaries import boundary_problems
 from platformctl.errors import UserError
 from platformctl.ledger import (
     FAILED,
@@ -133,11 +134,12 @@ class Deployer:
     # ----------------------------------------------------------------------------------------- public
 
     def preflight(self, stacks: list[Stack]) -> None:
-        """Everything that can be checked before touching a stack: every parameter has a source, and no
-        shipped placeholder reaches a real account."""
+        """Everything that can be checked before touching a stack: every parameter has a source, no shipped
+        placeholder reaches a real account, every role the stacks create carries the boundary."""
         problems = self.manifest.missing_files(stacks)
         problems += [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
         problems += placeholder_problems(stacks, self.environment)
+        problems += boundary_problems(stacks)
         if problems:
             raise UserError("\n".join(problems))
 

@@ -314,3 +314,29 @@ def test_a_failed_deploy_is_recorded_as_failed_with_its_stack(repo: Path, accoun
     record = deployer.ledger().records("app")[-1]
     assert record.status == FAILED
     assert record.failure.startswith("app/app: ")
+
+
+def test_a_role_without_the_boundary_is_refused_before_any_change_set(repo: Path, account: None) -> None:
+    _bootstrap_as_administrator(repo)
+    _push("v1")
+    role = """
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+"""
+    (repo / "app.yaml").write_text(APP.replace("Resources:\n", "Resources:" + role, 1), encoding="utf-8")
+    deployer, _ = _deployer(repo, "v1")
+    with pytest.raises(UserError) as caught:
+        deployer.deploy(deployer.manifest.select("app"))
+    assert str(caught.value).startswith(
+        f"{repo}/app.yaml: role Role has no PermissionsBoundary: !Ref PermissionsBoundaryArn"
+    )
+    assert "acme-prod-app-app" not in _stack_names()
+
+
+def test_every_role_of_the_repository_carries_the_boundary() -> None:
+    from platformctl.boundaries import boundary_problems
+
+    assert boundary_problems(load_manifest().stacks) == []
