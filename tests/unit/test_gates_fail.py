@@ -75,3 +75,35 @@ def test_unknown_gate_is_a_clear_error() -> None:
 
     with pytest.raises(UserError, match="unknown gate"):
         lint.run_gates(["spellcheck"])
+
+
+def test_pins_rejects_tags_branches_and_undigested_images() -> None:
+    code, output = lint.pins([SAMPLES / "unpinned-workflow.yml", SAMPLES / "Dockerfile.bad"])
+    assert code != 0
+    lines = output.splitlines()
+    # One line per offence, each naming file:line; the SHA-pinned action with its comment and the local
+    # action pass.
+    assert any("unpinned-workflow.yml:7:" in line and "actions/checkout@v4" in line for line in lines)
+    assert any("unpinned-workflow.yml:8:" in line and "@main" in line for line in lines)
+    assert any("unpinned-workflow.yml:9:" in line and "61815dc" in line for line in lines)
+    assert any("unpinned-workflow.yml:10:" in line and "# vX.Y.Z" in line for line in lines)
+    assert any("unpinned-workflow.yml:13:" in line and "docker://alpine:3.20" in line for line in lines)
+    assert any("Dockerfile.bad:1:" in line and "python:latest" in line for line in lines)
+    assert not any(":11:" in line or ":12:" in line for line in lines), output
+    assert len(lines) == 6, output
+
+
+def test_pins_accepts_shas_with_release_comments_and_digests(tmp_path: Path) -> None:
+    workflow = tmp_path / "ok.yml"
+    workflow.write_text(
+        "jobs:\n  x:\n    steps:\n"
+        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n"
+        "      - uses: ./.github/actions/deploy-environment\n",
+        encoding="utf-8",
+    )
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM public.ecr.aws/lambda/python:3.11@sha256:{'a' * 64} AS build\nFROM build\n", encoding="utf-8"
+    )
+    code, output = lint.pins([workflow, dockerfile])
+    assert code == 0, output
