@@ -30,6 +30,6 @@ def boundary_problems(stacks: list[Stack]) -> list[str]:
                     f"{stack.template}: role {logical_id} has no PermissionsBoundary: !Ref {BOUNDARY_PARAMETER} "
                     f"(the execution role creates roles only with the brand's boundary); add it, and feed "
                     f'the parameter in ci/ingestion_jobs.json ("{BOUNDARY_PARAMETER}": '
-                    '"shared/github-oidc.PermissionsBoundaryArn")'
+                    '"shared/cfn-execution.PermissionsBoundaryArn")'
                 )
     return problems

@@ -33,6 +33,7 @@ from platformctl.ledger import (
     now_iso,
 )
 from platformctl.manifest import REPO_ROOT, Manifest, Stack
+from platformctl.origins import origin_problems
 from platformctl.params import brand_of, check_parameters, resolve_parameters
 from platformctl.placeholders import placeholder_problems
 from platformctl.registry import ImageChoice, ImageResolver
@@ -139,6 +140,7 @@ class Deployer:
         problems = self.manifest.missing_files(stacks)
         problems += [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
         problems += placeholder_problems(stacks, self.environment)
+        problems += origin_problems(stacks, self.environment)
         problems += boundary_problems(stacks)
         if problems:
             raise UserError("\n".join(problems))
@@ -537,7 +539,7 @@ class Deployer:
             raise UserError(
                 f"stack {stack.key}: no CloudFormation execution role in {self.environment}: an administrator "
                 f"deploys the bootstrap stack first (platformctl deploy --env {self.environment} "
-                f"--stack {bootstrap[0] if bootstrap else 'shared/github-oidc'})"
+                f"--stack {bootstrap[0] if bootstrap else 'shared/cfn-execution'})"
             )
         return role
 

@@ -20,7 +20,9 @@ OTHER_ACCOUNT = "210987654321"
 REGION = "us-east-1"
 ENVIRONMENT = "prod"
 GITHUB = {"GitHubOrg": "octo-org", "GitHubRepo": "octo-repo"}
-OIDC_STACK = "shared/github-oidc"
+OIDC_STACK = "shared/github-oidc"  # the OIDC provider and the CI roles
+EXECUTION_STACK = "shared/cfn-execution"  # the execution role and the permissions boundary
+BOOTSTRAP_STACKS = (EXECUTION_STACK, OIDC_STACK)
 ISSUER = "token.actions.githubusercontent.com"
 
 
@@ -64,22 +66,34 @@ def brand() -> str:
     return oidc().ref("Brand")
 
 
+def execution() -> TemplateResolver:
+    return resolvers()[EXECUTION_STACK]
+
+
 def boundary_arn() -> str:
-    return output(oidc(), "PermissionsBoundaryArn")
+    return output(execution(), "PermissionsBoundaryArn")
 
 
 def boundary_document() -> dict[str, Any]:
-    document = oidc().properties("PermissionsBoundary")["PolicyDocument"]
+    document = execution().properties("PermissionsBoundary")["PolicyDocument"]
     return dict(document)
 
 
-def role_policies(logical_id: str, key: str = OIDC_STACK) -> dict[str, dict[str, Any]]:
-    return resolvers()[key].policy_documents(logical_id)
+def _bootstrap_stack_of(logical_id: str) -> str:
+    """The bootstrap stack that defines a resource (the CI roles, the execution role)."""
+    for key in BOOTSTRAP_STACKS:
+        if logical_id in resolvers()[key].template["Resources"]:
+            return key
+    raise KeyError(f"no bootstrap stack defines {logical_id}")
 
 
-def trust_policy(logical_id: str, key: str = OIDC_STACK) -> dict[str, Any]:
-    return dict(resolvers()[key].properties(logical_id)["AssumeRolePolicyDocument"])
+def role_policies(logical_id: str, key: str | None = None) -> dict[str, dict[str, Any]]:
+    return resolvers()[key or _bootstrap_stack_of(logical_id)].policy_documents(logical_id)
 
 
-def role_arn(logical_id: str, key: str = OIDC_STACK) -> str:
-    return resolvers()[key].get_att(logical_id, "Arn")
+def trust_policy(logical_id: str, key: str | None = None) -> dict[str, Any]:
+    return dict(resolvers()[key or _bootstrap_stack_of(logical_id)].properties(logical_id)["AssumeRolePolicyDocument"])
+
+
+def role_arn(logical_id: str, key: str | None = None) -> str:
+    return resolvers()[key or _bootstrap_stack_of(logical_id)].get_att(logical_id, "Arn")

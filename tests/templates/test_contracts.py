@@ -569,3 +569,16 @@ def test_a_change_to_any_uploaded_folder_deploys(manifest: Manifest) -> None:
     paths = push["paths"]
     folders = [p.removesuffix("/**") for p in paths if p.endswith("/**")]
     assert sorted(s for s in sources if not any(f"{s}/".startswith(f"{f}/") for f in folders)) == []
+
+
+def test_bootstrap_templates_fit_inline(manifest: Manifest) -> None:
+    """A bootstrap stack deploys before the lake exists, so its template cannot go through S3: it must fit
+    CloudFormation's inline limit (also what `aws cloudformation deploy` accepts without --s3-bucket)."""
+    from platformctl.deploy import TEMPLATE_BODY_LIMIT
+
+    too_large = {
+        stack.template: size
+        for stack in manifest.stacks
+        if stack.bootstrap and (size := len(stack.template_path.read_bytes())) > TEMPLATE_BODY_LIMIT
+    }
+    assert too_large == {}, f"bootstrap templates over {TEMPLATE_BODY_LIMIT} bytes: split them"

@@ -20,7 +20,10 @@ from tests.templates import iam_fixtures as iam
 from tests.templates.cfn import iter_resources
 
 CI_ROLES = {"DeployRole", "BuildRole", "CloudFormationExecutionRole"}
-OIDC_TEMPLATE = REPO_ROOT / "infrastructure" / "shared" / "github-oidc.yaml"
+BOOTSTRAP_TEMPLATES = {
+    REPO_ROOT / "infrastructure" / "shared" / "github-oidc.yaml",
+    REPO_ROOT / "infrastructure" / "shared" / "cfn-execution.yaml",
+}
 REPO = "octo-org/octo-repo"
 PIPELINE = f"{REPO}/.github/workflows/deploy-infrastructure.yml"
 REBUILD = f"{REPO}/.github/workflows/build-containers.yml"
@@ -55,18 +58,18 @@ def test_every_platform_role_carries_the_boundary(templates: dict[Path, Any]) ->
     missing = [
         role.where
         for role in iter_resources(templates, "AWS::IAM::Role")
-        if not (role.template == OIDC_TEMPLATE and role.logical_id in CI_ROLES)
+        if not (role.template in BOOTSTRAP_TEMPLATES and role.logical_id in CI_ROLES)
         and role.properties.get("PermissionsBoundary") != {"Ref": "PermissionsBoundaryArn"}
     ]
     assert missing == [], "roles without PermissionsBoundary: !Ref PermissionsBoundaryArn"
 
 
 def test_the_boundary_parameter_is_an_iam_policy_arn_fed_from_the_oidc_stack(templates: dict[Path, Any]) -> None:
-    with_roles = {r.template for r in iter_resources(templates, "AWS::IAM::Role")} - {OIDC_TEMPLATE}
+    with_roles = {r.template for r in iter_resources(templates, "AWS::IAM::Role")} - BOOTSTRAP_TEMPLATES
     fed = {
         s.template_path
         for s in iam.manifest().stacks
-        if str(s.inputs.get("PermissionsBoundaryArn", "")) == f"{iam.OIDC_STACK}.PermissionsBoundaryArn"
+        if str(s.inputs.get("PermissionsBoundaryArn", "")) == f"{iam.EXECUTION_STACK}.PermissionsBoundaryArn"
     }
     assert with_roles <= fed, "stacks with roles whose boundary the manifest does not feed"
     for path in with_roles:
@@ -79,9 +82,8 @@ def test_the_boundary_parameter_is_an_iam_policy_arn_fed_from_the_oidc_stack(tem
 
 
 def test_the_ci_roles_and_the_boundary_are_outputs() -> None:
-    outputs = iam.oidc().template["Outputs"]
-    wanted = {"DeployRoleArn", "BuildRoleArn", "CloudFormationExecutionRoleArn", "PermissionsBoundaryArn"}
-    assert wanted | {"OidcProviderArn"} <= set(outputs)
+    assert {"DeployRoleArn", "BuildRoleArn", "OidcProviderArn"} <= set(iam.oidc().template["Outputs"])
+    assert {"CloudFormationExecutionRoleArn", "PermissionsBoundaryArn"} <= set(iam.execution().template["Outputs"])
     assert iam.boundary_arn().endswith(f":policy/{iam.brand()}-{iam.ENVIRONMENT}-permissions-boundary")
 
 
@@ -232,7 +234,7 @@ def _platform_roles() -> list[tuple[str, str]]:
     return [
         (key, logical_id)
         for key, resolver in iam.resolvers().items()
-        if key != iam.OIDC_STACK
+        if key not in iam.BOOTSTRAP_STACKS
         for logical_id, body in resolver.resources.items()
         if body.get("Type") == "AWS::IAM::Role" and resolver.exists(logical_id)
     ]

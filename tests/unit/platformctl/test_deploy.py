@@ -229,9 +229,13 @@ def test_ci_without_the_bootstrap_stack_says_who_deploys_it(repo: Path, account:
 
 def test_the_repository_manifest_leaves_only_the_ci_roles_to_an_administrator() -> None:
     manifest = load_manifest()
-    assert [stack.key for stack in manifest.stacks if stack.bootstrap] == ["shared/github-oidc"]
-    feeds = {ref.stack for stack in manifest.stacks for ref in stack.inputs.values() if ref.stack == "github-oidc"}
-    assert feeds <= {"github-oidc"}
+    bootstrap = [stack.key for stack in manifest.stacks if stack.bootstrap]
+    assert bootstrap == ["shared/cfn-execution", "shared/github-oidc"]
+    assert [stack.key for stack in manifest.stacks[: len(bootstrap)]] == bootstrap  # deployed before the rest
+    # the bootstrap stacks need nothing a CI deploy creates
+    assert {
+        f"{ref.job}/{ref.stack}" for key in bootstrap for ref in manifest.select(None, key)[0].inputs.values()
+    } <= set(bootstrap)
 
 
 # -------------------------------------------------------------------------------------- placeholders

@@ -22,10 +22,10 @@ def _stack(name: str, **extra: Any) -> dict[str, Any]:
 
 def test_the_repository_manifest_loads() -> None:
     manifest = load_manifest()
-    assert manifest.stacks[0].key == "shared/github-oidc"  # the CI roles and the permissions boundary
-    assert [stack.key for stack in manifest.stacks if stack.bootstrap] == ["shared/github-oidc"]
+    assert manifest.stacks[0].key == "shared/cfn-execution"  # the execution role and the permissions boundary
+    assert [stack.key for stack in manifest.stacks if stack.bootstrap] == ["shared/cfn-execution", "shared/github-oidc"]
     assert {image.job for image in manifest.images} <= {job.name for job in manifest.jobs}
-    assert manifest.stacks[1].stack_name("acme", "prod") == "acme-prod-shared-data-lake"
+    assert manifest.stacks[2].stack_name("acme", "prod") == "acme-prod-shared-data-lake"
 
 
 def test_bootstrap_must_be_a_boolean(tmp_path: Path) -> None:
