@@ -51,6 +51,7 @@ class FunctionSpec:
     name: str
     arn: str
     region: str
+    role: str
     folder: Path
     environment: dict[str, str]
     timeout: float
@@ -63,7 +64,7 @@ class FunctionSpec:
 
     @property
     def code_key(self) -> str:
-        raw = json.dumps([str(self.folder), sorted(self.environment.items()), self.timeout, self.memory])
+        raw = json.dumps([str(self.folder), sorted(self.environment.items()), self.timeout, self.memory, self.role])
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -184,9 +185,25 @@ class _Pool:
             worker.stop()
 
 
+Credentials = Callable[[str, str], dict[str, str]]  # (role ARN, session name) -> AWS_* variables
+
+
+def _test_credentials(role: str, session: str) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
 class LambdaRuntime:
-    def __init__(self, manifest: Manifest, endpoint_url: str, region: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        endpoint_url: str,
+        region: str,
+        log_dir: Path,
+        credentials: Credentials = _test_credentials,
+    ) -> None:
+        """``credentials`` gives a function's workers the credentials of its execution role, as Lambda does."""
         self.manifests = [manifest]
+        self.credentials = credentials
         self.endpoint_url = endpoint_url
         self.region = region
         self.log_dir = log_dir
@@ -229,6 +246,7 @@ class LambdaRuntime:
             name=function.function_name,
             arn=function.function_arn,
             region=function.region,
+            role=str(function.role),
             folder=self.folder_for_image(image_uri),
             environment={str(k): str(v) for k, v in (function.environment_vars or {}).items()},
             timeout=float(function.timeout or 3),
@@ -251,8 +269,6 @@ class LambdaRuntime:
             # What the Lambda service puts into every execution environment.
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
@@ -266,6 +282,7 @@ class LambdaRuntime:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         env.update(spec.environment)
+        env.update(self.credentials(spec.role, spec.name))
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
 

@@ -161,6 +161,14 @@ def _dynamodb_properties(properties: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------ iam
 
 
+def _iam_role_properties(properties: dict[str, Any]) -> None:
+    # moto stores an inline policy given as an object as it is, and GetRolePolicy then answers its Python
+    # repr, which no client can parse; text is stored and answered as IAM does.
+    for policy in properties.get("Policies") or []:
+        if isinstance(policy, dict) and not isinstance(policy.get("PolicyDocument"), str):
+            policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+
+
 def _iam_managed_policies(ctx: Context, resource: Any, value: Any) -> None:
     for arn in value:
         ctx.client("iam").attach_role_policy(RoleName=resource.name, PolicyArn=arn)
@@ -379,6 +387,7 @@ NATIVE_TYPES: dict[str, NativeType] = {
                 }
             ),
             applied={"ManagedPolicyArns": _iam_managed_policies},
+            prepare=_iam_role_properties,
         ),
         NativeType("AWS::IAM::Policy", native=frozenset({"PolicyName", "PolicyDocument", "Roles", "Groups", "Users"})),
         NativeType(

@@ -72,8 +72,14 @@ class LocalCloud:
         out: TextIO | None = None,
         state_dir: Path = LOCAL_STATE_DIR,
         endpoints_file: Path | str | None = "default",
+        enforce_iam: bool | None = None,
     ) -> None:
+        """``enforce_iam``: evaluate IAM on every call a function (or any assumed-role caller) makes; the
+        default is on unless ``PLATFORM_LOCAL_IAM=off``."""
         self.port = port
+        if enforce_iam is None:
+            enforce_iam = os.environ.get("PLATFORM_LOCAL_IAM", "on").lower() not in ("off", "0", "false")
+        self.enforce_iam = enforce_iam
         self.manifest = manifest or load_manifest()
         self.out = out or sys.stdout
         self.state_dir = state_dir
@@ -119,7 +125,13 @@ class LocalCloud:
         cfn_engine.install()
         properties.install()
         service_fixes.install()
-        self._runtime = LambdaRuntime(self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs")
+        if self.enforce_iam:
+            from platformctl.localcloud import iam_enforcement
+
+            iam_enforcement.install(self.state_dir)
+        self._runtime = LambdaRuntime(
+            self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs", credentials=_role_credentials
+        )
         triggers.install(self._runtime)
         sqs_poller.install(self._runtime)
         self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")
@@ -133,6 +145,20 @@ class LocalCloud:
 
         for name, factory in SIMULATORS.items():
             self.simulators[name] = factory(self)
+
+    def credentials_for_role(self, role_name: str, session_name: str = "platformctl") -> dict[str, str]:
+        """Credentials of a new session of the role (as STS AssumeRole answers), evaluated against its policies."""
+        from platformctl.localcloud import iam_state
+
+        arns = iam_state.role_arns()
+        if role_name not in arns:
+            raise UserError(f"no role {role_name!r} in the local cloud")
+        session = iam_state.assume_role(arns[role_name], session_name)
+        return {
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": iam_state.secret_access_key(session),
+            "SessionToken": session.session_token,
+        }
 
     def select(self, only: str | None) -> list[Stack]:
         """Stacks to deploy: all, or those of the listed jobs / job/stack keys (order kept)."""
@@ -267,6 +293,10 @@ class LocalCloud:
 
         # The pollers first: one still polling once the server is gone fails on every call it makes.
         providers.api_endpoint_hook = None
+        if self.enforce_iam:
+            from platformctl.localcloud import iam_enforcement
+
+            iam_enforcement.uninstall()
         triggers.uninstall()
         sqs_poller.uninstall()
         if self.endpoints_file is not None:
@@ -289,6 +319,18 @@ class LocalCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
+    """A function's environment credentials: a session of its execution role, as Lambda gets from STS."""
+    from platformctl.localcloud import iam_state
+
+    session = iam_state.assume_role(role_arn, session_name)
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": iam_state.secret_access_key(session),
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
 
 
 def run_until_interrupted(cloud: LocalCloud, out: TextIO) -> None:
