@@ -52,6 +52,7 @@ SETTLED_FAILURE = {
     "IMPORT_ROLLBACK_COMPLETE",
     "IMPORT_ROLLBACK_FAILED",
 }
+LEDGER_STACK = "shared/data-lake"  # its bucket keeps the deployment ledger under artifacts/deployments/
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -141,7 +142,8 @@ class Deployer:
         problems += [problem for stack in stacks for problem in check_parameters(stack, self.environment).problems()]
         problems += placeholder_problems(stacks, self.environment)
         problems += origin_problems(stacks, self.environment)
-        problems += boundary_problems(stacks)
+        if self.ci or not self.target.is_local:  # the stacks go through the execution role
+            problems += boundary_problems(stacks)
         if problems:
             raise UserError("\n".join(problems))
 
@@ -289,7 +291,9 @@ class Deployer:
             ledger.write(record)
 
     def _ledger(self) -> Ledger | None:
-        lake = self.outputs_of("shared/data-lake") or {}
+        if not any(stack.key == LEDGER_STACK for stack in self.manifest.stacks):
+            return None  # a manifest without the lake (a test's probe stacks) keeps no ledger
+        lake = self.outputs_of(LEDGER_STACK) or {}
         bucket = lake.get("DataLakeBucketName")
         return Ledger(self.target.client("s3"), bucket, self.environment) if bucket else None
 

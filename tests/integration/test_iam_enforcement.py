@@ -68,8 +68,15 @@ def test_a_call_the_role_does_not_allow_fails_the_invocation(local_cloud: Any, p
     assert "(AccessDenied) when calling the SendMessage operation" in payload["errorMessage"]
     assert "is not authorized to perform: sqs:SendMessage" in payload["errorMessage"]
     assert f"assumed-role/{role}/" in payload["errorMessage"]
-    # The policy back in place, the same call is allowed again.
+    # The policy back in place, the same call is allowed again; its message is taken off the probe's
+    # results queue, which the runtime tests read after this module.
     assert _invoke(local_cloud, function, {"action": "record", "id": "iam-allowed"})[0] is None
+    sqs = local_cloud.target.client("sqs")
+    received = sqs.receive_message(QueueUrl=probe["ResultsUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    messages = received.get("Messages", [])
+    assert [json.loads(m["Body"])["id"] for m in messages] == ["iam-allowed"]
+    for message in messages:
+        sqs.delete_message(QueueUrl=probe["ResultsUrl"], ReceiptHandle=message["ReceiptHandle"])
 
 
 def test_a_resource_policy_alone_allows_and_a_boundary_limits_role_grants(local_cloud: Any) -> None:
