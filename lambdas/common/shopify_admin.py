@@ -14,6 +14,9 @@ Admin API does to a busy client:
   (a ``TransientError``) tells the caller's platform to retry later.
 - 401/403 and ``ACCESS_DENIED`` raise ``ShopifyAuthError``; other GraphQL ``errors`` raise
   ``ShopifyGraphQLError`` with Shopify's messages. The access token is never part of a message.
+- Redirects are never followed (the Admin API does not redirect a shop's permanent *.myshopify.com
+  domain): a 3xx raises ``ShopifyRedirectError`` naming the origin it pointed at, so the access token
+  goes nowhere but the configured origin, whatever session the client was given.
 
 ``userErrors`` are data, not errors: a mutation's caller reads them from the returned object.
 """
@@ -22,15 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
 from common.errors import TransientError
-from common.http_session import retrying_session
+from common.http_session import origin, retrying_session
 
 TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a secret
 
@@ -38,6 +43,7 @@ TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a sec
 # bucket's figures are a snapshot and a zero wait would spin.
 _MIN_THROTTLE_WAIT = 0.25
 _MAX_MESSAGE = 500
+SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
 
 # Seams for tests (a fake clock makes throttling tests instant and deterministic).
 _sleep: Callable[[float], None] = time.sleep
@@ -66,6 +72,14 @@ class ShopifyGraphQLError(ShopifyAdminError):
         super().__init__("; ".join(messages) or "Shopify Admin API error")
 
 
+class ShopifyRedirectError(ShopifyAdminError):
+    """The endpoint answered with a redirect, which the client never follows (the token would go along)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ShopifyThrottledError(TransientError):
     """Throttling (GraphQL THROTTLED, cost bucket or HTTP 429) outlasted the client's wait budget."""
 
@@ -75,18 +89,22 @@ class ShopifyUnavailableError(TransientError):
 
 
 def admin_api_url(shop_domain: str, api_version: str, base_url: str | None = None) -> str:
-    """``https://<shop>/admin/api/<version>/graphql.json``; ``base_url`` (a simulator) replaces the origin."""
+    """``https://<shop>.myshopify.com/admin/api/<version>/graphql.json``; ``base_url`` replaces the origin.
+
+    The shop domain must be a permanent ``<shop>.myshopify.com`` domain (the token goes to it); the deploy
+    tool checks ``ShopifyAdminBaseUrl`` (https, a myshopify.com host outside the local environment).
+    """
     if base_url:
-        origin = base_url.rstrip("/")
+        root = base_url.rstrip("/")
     else:
-        domain = shop_domain.strip().removeprefix("https://").removeprefix("http://").strip("/")
-        if not domain or "/" in domain:
+        domain = shop_domain.strip().removeprefix("https://").removeprefix("http://").strip("/").lower()
+        if not SHOP_DOMAIN.fullmatch(domain):
             raise ValueError(f"shop domain must be a host name such as example.myshopify.com, got {shop_domain!r}")
-        origin = f"https://{domain}"
+        root = f"https://{domain}"
     version = api_version.strip()
     if not version:
         raise ValueError("Shopify API version is empty")
-    return f"{origin}/admin/api/{version}/graphql.json"
+    return f"{root}/admin/api/{version}/graphql.json"
 
 
 @dataclass
@@ -165,7 +183,7 @@ class ShopifyAdminClient:
         if variables:
             payload["variables"] = variables
         try:
-            response = self._session.post(self.url, json=payload, headers=headers)
+            response = self._session.post(self.url, json=payload, headers=headers, allow_redirects=False)
         except requests.exceptions.RetryError as exc:
             if "429" in str(exc):
                 raise ShopifyThrottledError("Shopify Admin API kept answering 429 Too Many Requests") from None
@@ -173,6 +191,8 @@ class ShopifyAdminClient:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise ShopifyUnavailableError(f"Shopify Admin API unreachable or timed out: {type(exc).__name__}") from None
         status = response.status_code
+        if 300 <= status < 400:
+            raise ShopifyRedirectError(_redirect_message(status, response), status=status)
         if status in (401, 403):
             raise ShopifyAuthError(
                 f"Shopify Admin API refused the access token (HTTP {status}): {_error_text(response)}; "
@@ -275,6 +295,18 @@ def _clip(text: str) -> str:
 
 def _short(exc: BaseException) -> str:
     return _clip(type(exc).__name__ + ": " + str(exc).split("\n", 1)[0])
+
+
+def _redirect_message(status: int, response: requests.Response) -> str:
+    """Where a redirect pointed (its origin only: a Location may carry a signed query), and what to check."""
+    location = response.headers.get("Location") or ""
+    scheme, host, port = origin(urljoin(response.url or "", location)) if location else ("", "", None)
+    target = f"{scheme}://{host}:{port}" if host else "no Location"
+    return (
+        f"Shopify Admin API answered HTTP {status} redirecting to {target}; the client never follows a redirect "
+        "(the access token would go along): set ShopifyAdminBaseUrl to the shop's https://<shop>.myshopify.com "
+        "origin, or leave it empty"
+    )
 
 
 def _error_text(response: requests.Response) -> str:

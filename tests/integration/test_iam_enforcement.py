@@ -155,3 +155,37 @@ def test_web_identity_sessions_are_held_to_the_role(local_cloud: Any) -> None:
     with pytest.raises(ClientError) as denied:
         federated.create_queue(QueueName="iam-probe-not-allowed")
     assert "assumed-role/iam-probe-federated/ci is not authorized to perform: sqs:CreateQueue" in str(denied.value)
+
+
+@pytest.mark.parametrize(
+    ("encryption", "allowed"),
+    [
+        ({}, True),  # the bucket's default encryption: SSE-KMS with the lake key
+        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "<lake key>"}, True),
+        ({"ServerSideEncryption": "AES256"}, False),
+        ({"ServerSideEncryption": "aws:kms"}, False),  # the AWS-managed key
+        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:aws:kms:us-east-1:123456789012:key/foreign"}, False),
+    ],
+)
+def test_the_lake_policy_refuses_writes_not_encrypted_with_its_key(
+    local_cloud: Any, encryption: dict[str, str], allowed: bool
+) -> None:
+    endpoints = local_cloud.endpoints()
+    bucket = endpoints["bucket"]
+    lake_key = local_cloud.stack_outputs()["shared/data-lake"]["DataLakeKmsKeyArn"]
+    arguments = {k: (lake_key if v == "<lake key>" else v) for k, v in encryption.items()}
+    role = f"{endpoints['brand']}-local-triplewhale-summary"
+    s3 = _client(local_cloud, "s3", local_cloud.credentials_for_role(role))
+    key = f"raw/triplewhale/summary-page/dt=2026-01-01/encryption-{len(arguments)}-{allowed}.json"
+    if allowed:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}", **arguments)
+        head = local_cloud.target.client("s3").head_object(Bucket=bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        local_cloud.target.client("s3").delete_object(Bucket=bucket, Key=key)
+        return
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}", **arguments)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert "explicit deny" in str(denied.value) or "bucket policy" in str(denied.value).lower()
+    listing = local_cloud.target.client("s3").list_objects_v2(Bucket=bucket, Prefix=key)
+    assert listing.get("KeyCount", 0) == 0

@@ -274,8 +274,11 @@ def build_job(settings: Settings) -> SummaryJob:
         s3=aws.s3(),
         secret=CachedSecret(aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds),
         # urllib3 retries only failed connections here (POST is not in its retried methods); statuses
-        # are retried by SummaryPageClient, which honours Retry-After within the run's time.
-        session=retrying_session(total=2, user_agent="shopify-data-platform/triplewhale-summary"),
+        # are retried by SummaryPageClient, which honours Retry-After within the run's time. The API
+        # never redirects: a 3xx is reported, not followed, so the key goes to TRIPLEWHALE_API_BASE_URL only.
+        session=retrying_session(
+            total=2, user_agent="shopify-data-platform/triplewhale-summary", follow_redirects=False
+        ),
     )
 
 

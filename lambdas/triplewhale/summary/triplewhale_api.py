@@ -12,6 +12,9 @@
   (checked before each one, so after every wait), ``TransientError`` is raised so that Lambda's
   asynchronous retry, then the dead-letter queue, keeps the run's event.
 - 401 / 403: ``TripleWhaleAuthError``, naming the secret the key came from. No retry.
+- 3xx: ``TripleWhaleRequestError`` naming the origin it pointed at. The API does not redirect, so the
+  session the job builds follows none (and would never carry the key to another origin anyway:
+  ``common.http_session``); the key goes to the configured origin only.
 - any other status: ``TripleWhaleRequestError`` with Triple Whale's message. No retry.
 
 The key is never logged and is scrubbed from every message this module builds.
@@ -26,10 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
 from common.errors import BadInput, TransientError
+from common.http_session import origin
 
 SUMMARY_PATH = "/api/v2/summary-page/get-data"
 API_KEY_HEADER = "x-api-key"
@@ -96,6 +101,17 @@ def _message(response: requests.Response) -> str:
     return str(body)[:200]
 
 
+def _redirect_message(status: int, response: requests.Response) -> str:
+    """Where a redirect pointed (its origin only), and what to check."""
+    location = response.headers.get("Location") or ""
+    scheme, host, port = origin(urljoin(response.url or "", location)) if location else ("", "", None)
+    target = f"{scheme}://{host}:{port}" if host else "no Location"
+    return (
+        f"Triple Whale answered HTTP {status} redirecting to {target}; redirects are not followed (the API key "
+        "would go along): check TripleWhaleApiBaseUrl (https://api.triplewhale.com)"
+    )
+
+
 class SummaryPageClient:
     """Fetches one day's summary page with retries; ``stats`` counts what happened across calls."""
 
@@ -143,6 +159,8 @@ class SummaryPageClient:
                 self.stats.statuses.append(status)
                 if status == 200:
                     return SummaryPage(day, response.content, attempt)
+                if 300 <= status < 400:
+                    raise TripleWhaleRequestError(self._scrub(_redirect_message(status, response), key))
                 if status in (401, 403):
                     raise TripleWhaleAuthError(self._scrub(self._auth_message(status, response, shop_domain), key))
                 if status not in RETRY_STATUSES:

@@ -100,6 +100,19 @@ def _list_context(call: Call) -> dict[str, Any]:
     return context
 
 
+# The encryption a write asks for, as the condition keys S3 gives a bucket policy (absent when not sent).
+_SSE_KEYS = (
+    ("ServerSideEncryption", "s3:x-amz-server-side-encryption"),
+    ("SSEKMSKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id"),
+    ("SSECustomerAlgorithm", "s3:x-amz-server-side-encryption-customer-algorithm"),
+)
+_WRITES_WITH_ENCRYPTION = ("PutObject", "CopyObject", "CreateMultipartUpload")
+
+
+def _encryption_context(call: Call) -> dict[str, Any]:
+    return {key: call.p(param) for param, key in _SSE_KEYS if param in call.params}
+
+
 def _copy_source(call: Call) -> list[Check]:
     source = call.p("CopySource").lstrip("/").split("?", 1)[0]
     return [Check("s3:GetObject", f"arn:aws:s3:::{source}")]
@@ -162,7 +175,7 @@ def _s3() -> dict[str, Rule]:
         listing = action == "s3:ListBucket" and operation != "HeadBucket"
         rules[operation] = _one(action, _bucket, _list_context if listing else None)
     for operation, action in _S3_OBJECT.items():
-        rules[operation] = _one(action, _object)
+        rules[operation] = _one(action, _object, _encryption_context if operation in _WRITES_WITH_ENCRYPTION else None)
     rules["CopyObject"] = _plus(rules["CopyObject"], _copy_source)
     rules["UploadPartCopy"] = _plus(rules["UploadPartCopy"], _copy_source)
     return rules

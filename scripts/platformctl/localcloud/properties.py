@@ -531,23 +531,23 @@ NATIVE_TYPES: dict[str, NativeType] = {
 # ------------------------------------------------------------------- s3 bucket policies at request time
 
 
-def _fails_for_local_tls(condition: Any) -> bool:
-    """Whether a policy condition tests the transport and fails for a TLS 1.2 request.
+# What moto cannot tell a bucket policy about a request on the local endpoint: plain HTTP on loopback stands
+# in for AWS's TLS endpoints, so the transport is as for TLS 1.2.
+_LOCAL_TRANSPORT = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.2"}
 
-    moto evaluates bucket policies without their conditions, so a "deny unless TLS" statement denies
-    every request. The local endpoint is plain HTTP on loopback standing in for AWS's TLS endpoints, so
-    transport tests are evaluated as for TLS 1.2 and a statement whose transport test fails is skipped.
+
+def _fails_for_local_tls(condition: Any) -> bool:
+    """Whether a statement's Condition fails for a local request, so that moto must not apply it.
+
+    moto applies a bucket policy's statements without their conditions, so a "deny unless TLS" or a
+    "deny a wrong encryption header" statement would deny every request. A statement applies only when
+    its whole Condition holds; for the transport it is evaluated as TLS 1.2. Conditions on the request
+    itself (the encryption headers) are evaluated for calls made with a role's credentials by the local
+    IAM enforcement (iam_enforcement.py), with the request's own values.
     """
-    for operator, tests in (condition or {}).items() if isinstance(condition, dict) else []:
-        for key, expected in (tests or {}).items() if isinstance(tests, dict) else []:
-            values = expected if isinstance(expected, list) else [expected]
-            secure_fails = all(str(v).lower() != "true" for v in values)
-            tls_fails = all(float(v) <= 1.2 for v in values) if key.lower() == "s3:tlsversion" else False
-            if operator == "Bool" and key.lower() == "aws:securetransport" and secure_fails:
-                return True
-            if operator == "NumericLessThan" and tls_fails:
-                return True
-    return False
+    from platformctl.iam.conditions import conditions_hold
+
+    return condition is not None and not conditions_hold(condition, _LOCAL_TRANSPORT)
 
 
 def _bucket_permission_with_transport(original: Callable[..., Any]) -> Callable[..., Any]:
