@@ -8,6 +8,10 @@ The three bulk functions (export, poll, download) and ``platformctl bulk`` agree
   (Step Functions sees a Lambda's exception type name, not its class hierarchy).
 - The watermark: ``metadata/shopify/bulk/watermark.json``, the end of the newest window that was
   downloaded completely; it only moves forward, and only after a complete download.
+- The result URL policy (``ResultUrlPolicy``): only https URLs on the origins Shopify serves bulk
+  results from (``DEFAULT_RESULT_ORIGINS``, extended by the stack's ``BulkResultHosts``) are fetched.
+  The URL itself is a signed link to every order's personal data: it never leaves the download function
+  (no state, output, log line or error message holds more than its origin).
 - Lake keys: the run manifest ``metadata/shopify/bulk/run=<id>/manifest.json`` and the checkpoints of a
   download in progress ``metadata/shopify/bulk/run=<id>/checkpoints/``. The parts themselves are
   ``raw/shopify/bulk/<object-type>/run=<id>/part-NNNNN.jsonl.gz`` (``common.lake.bulk_part_key``).
@@ -15,14 +19,17 @@ The three bulk functions (export, poll, download) and ``platformctl bulk`` agree
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from common.errors import TransientError
 from common.lake import safe_segment
@@ -117,6 +124,10 @@ class ResultUrlRejectedError(Exception):
 
 class InvalidWindowError(ValueError):
     """The run's window (since/until) is malformed or empty."""
+
+
+class ResultUrlNotAllowedError(Exception):
+    """The result URL (or a redirect from it) is not on an origin Shopify serves bulk results from."""
 
 
 TRANSIENT_ERROR_NAMES = (
@@ -344,3 +355,97 @@ def manifest_key(run_id: str) -> str:
 
 def checkpoint_key(run_id: str, step: int) -> str:
     return f"{run_prefix(run_id)}checkpoints/step-{step:05d}.ckpt"
+
+
+# ------------------------------------------------------------------------------------ result URLs
+
+# Where Shopify serves bulk operation results: signed Google Cloud Storage links,
+# https://storage.googleapis.com/shopify-tiers-assets-prod-us-east1/bulk-operation-outputs/<id>?GoogleAccessId=
+# ...&Expires=...&Signature=... (Shopify's docs show https://storage.googleapis.com/shopify/<id>?<params>).
+# More origins come from the stack's BulkResultHosts parameter.
+DEFAULT_RESULT_ORIGINS = ("https://storage.googleapis.com",)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_UNSAFE_URL_CHARACTERS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_origin(entry: str) -> Origin:
+    """An allow-list entry: ``host``, ``host:port`` or ``https://host[:port]`` (https), or
+    ``http://127.0.0.1:<port>`` (plain http, for a local simulator on the loopback interface only)."""
+    text = entry.strip().lower().rstrip("/")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "https", text
+    host, _, port_text = rest.partition(":")
+    if scheme not in _DEFAULT_PORTS or not _HOST.match(host) or (port_text and not port_text.isdigit()):
+        raise ValueError(
+            f"bulk result origin {entry!r} is not host[:port], https://host[:port] or http://127.0.0.1:port"
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise ValueError(f"bulk result origin {entry!r}: plain http is allowed only for a local simulator on 127.0.0.1")
+    port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
+    if not 0 < port < 65536:
+        raise ValueError(f"bulk result origin {entry!r} has no valid port")
+    return scheme, host, port
+
+
+def describe_origin(url: str) -> str:
+    """What of a URL may be shown: its scheme, host and port; never the path or the signed query."""
+    try:
+        parsed = parse_url(url)
+    except (LocationParseError, ValueError):
+        return "an unparseable URL"
+    if not parsed.scheme or not parsed.host:
+        return "a URL without scheme or host"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"[:200]
+
+
+@dataclass(frozen=True)
+class ResultUrlPolicy:
+    """The origins a bulk result may be read from (the result URL and every redirect it answers)."""
+
+    origins: frozenset[Origin]
+
+    @classmethod
+    def from_setting(cls, extra: str | Iterable[str] = "") -> ResultUrlPolicy:
+        entries = extra.split(",") if isinstance(extra, str) else list(extra)
+        origins = {parse_origin(e) for e in DEFAULT_RESULT_ORIGINS}
+        origins |= {parse_origin(e) for e in entries if e.strip()}
+        return cls(frozenset(origins))
+
+    def origin_of(self, url: str) -> Origin | None:
+        """The URL's origin when it is a plain absolute URL this policy allows; None otherwise."""
+        if not isinstance(url, str) or len(url) > 16_384 or _UNSAFE_URL_CHARACTERS.search(url):
+            return None
+        try:
+            parsed = parse_url(url)
+        except (LocationParseError, ValueError):
+            return None
+        scheme, host = (parsed.scheme or "").lower(), (parsed.host or "").lower().rstrip(".")
+        if parsed.auth is not None or scheme not in _DEFAULT_PORTS or not host:
+            return None
+        origin = (scheme, host, parsed.port or _DEFAULT_PORTS[scheme])
+        return origin if origin in self.origins else None
+
+    def check(self, url: str, what: str = "the result URL") -> None:
+        """Raise ``ResultUrlNotAllowedError`` (naming only the origin) unless ``url`` may be fetched."""
+        if self.origin_of(url) is None:
+            allowed = ", ".join(
+                sorted(f"{s}://{h}" + ("" if p == _DEFAULT_PORTS[s] else f":{p}") for s, h, p in self.origins)
+            )
+            raise ResultUrlNotAllowedError(
+                f"{what} is on {describe_origin(url)}, not on an origin Shopify serves bulk results from "
+                f"({allowed}); nothing was fetched from it. If Shopify moved its bulk results, add the origin "
+                "to the stack's BulkResultHosts parameter (docs/shopify-bulk.md)."
+            )

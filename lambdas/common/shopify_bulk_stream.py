@@ -3,7 +3,9 @@
 The result file can be any size, so nothing here holds it whole, in memory or on disk:
 
 - ``ResultReader`` reads it over HTTP in chunks from a byte offset (``Range``), reconnecting where it
-  stopped when a connection drops, and reports an expired URL as ``ResultUrlExpired``.
+  stopped when a connection drops, and reports an expired URL as ``ResultUrlExpired``. It follows a
+  redirect only to an origin its ``ResultUrlPolicy`` allows (``ResultUrlNotAllowedError`` otherwise,
+  before anything is sent there), and sends no credentials anywhere: the URL's signature is its only key.
 - ``BulkSplitter`` takes complete lines, finds each object's type without a full JSON parse
   (``TypeRouter``: the leading ``__typename`` or the ``id`` gid; anything else is parsed), and appends
   the line verbatim to that type's stream. Children keep their ``__parentId``; nothing assumes a child
@@ -33,12 +35,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import requests
 from botocore.exceptions import ClientError
 
 from common.lake import bulk_part_key, safe_segment
-from common.shopify_bulk import ResultDownloadError
+from common.shopify_bulk import ResultDownloadError, ResultUrlPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,6 +64,8 @@ _ID_PREFIX = b'{"id":"gid:'
 _TYPENAME_KEY = b'"__typename"'
 _PARENT_KEY = b'"__parentId"'
 _EXPIRED_STATUSES = frozenset({400, 401, 403, 404, 410})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 3
 
 
 def folder_for_type(type_name: str) -> str:
@@ -536,12 +541,15 @@ class ResultReader:
         session: requests.Session,
         url: str,
         *,
+        policy: ResultUrlPolicy | None = None,
         chunk_bytes: int = READ_CHUNK_BYTES,
         max_reconnects: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session = session
         self.url = url
+        self.policy = policy or ResultUrlPolicy.from_setting()
+        self.policy.check(url)
         self.chunk_bytes = chunk_bytes
         self.max_reconnects = max_reconnects
         self.sleep = sleep
@@ -565,7 +573,11 @@ class ResultReader:
                             position += len(chunk)
                             failures = 0
                             yield chunk
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.Timeout,
+            ) as exc:
                 failures += 1
                 self.reconnects += 1
                 if failures > self.max_reconnects:
@@ -588,8 +600,7 @@ class ResultReader:
         headers = {"Accept-Encoding": "identity"}
         if position:
             headers["Range"] = f"bytes={position}-"
-        self.requests += 1
-        response = self.session.get(self.url, headers=headers, stream=True)
+        response = self._get(headers)
         status = response.status_code
         if status in _EXPIRED_STATUSES:
             response.close()
@@ -614,6 +625,20 @@ class ResultReader:
             return response
         response.close()
         raise ResultDownloadError(f"the result URL answered HTTP {status}")
+
+    def _get(self, headers: dict[str, str]) -> requests.Response:
+        """GET the result, following a redirect only to an allowed origin; no cookies, no credentials."""
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests += 1
+            response = self.session.get(url, headers=headers, stream=True, allow_redirects=False)
+            if response.status_code not in _REDIRECT_STATUSES:
+                return response
+            location = response.headers.get("Location", "")
+            response.close()
+            url = urljoin(url, location)
+            self.policy.check(url, "a redirect from the result URL")
+        raise ResultDownloadError(f"the result URL redirected more than {MAX_REDIRECTS} times")
 
 
 def _skip(response: requests.Response, count: int, chunk_bytes: int) -> None:

@@ -19,8 +19,14 @@ A payload larger than EventBridge's limit arrives reduced to ``{"id": ...}``; ``
 says so, and ``process`` fetches the full resource before the processor sees it. Delete topics carry
 only the id by design and are never "reduced".
 
-``process`` is the flow of every processor: parse (bad input is quarantined and the invocation
-succeeds), write the event verbatim to ``raw/shopify/webhooks/...``, fetch a reduced payload, apply
+Source: the rules take only events whose ``source`` is the configured partner event source
+(``aws.partner/shopify.com/<app id>/<name>``; on AWS nobody but Shopify can put an event with an
+``aws.`` source on a bus). A processor checks it again (``check_source``): an event from any other
+source (another principal's PutEvents on a custom bus, a direct invocation) is quarantined as
+``foreign-source`` before anything is written, so it never reaches the hot stores and never tombstones.
+
+``process`` is the flow of every processor: check the source, parse (bad input is quarantined and the
+invocation succeeds), write the event verbatim to ``raw/shopify/webhooks/...``, fetch a reduced payload, apply
 it to the hot store, log one line (topic, shop, event id; never the payload) and count the outcome.
 Transient failures propagate, so Lambda's asynchronous retries and then the dead-letter queue keep
 the event.
@@ -46,6 +52,9 @@ if TYPE_CHECKING:
     from common.lake import Lake
 
 QUARANTINE_SOURCE = "shopify"
+# The largest event EventBridge delivers: 256 KiB of entry, plus the envelope fields it adds (id, time,
+# account, region, resources). Anything larger did not come through the bus.
+MAX_EVENT_BYTES = 256 * 1024 + 8 * 1024
 
 
 class Action(enum.Enum):
@@ -312,10 +321,18 @@ class ShopifyEvent:
 
 
 def read_headers(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The headers by normalised name. Two spellings of one header with different values (say
+    ``X-Shopify-Topic: orders/updated`` beside ``shopify-topic: orders/delete``) are a spoof: the rules
+    match either spelling, so neither may be believed."""
     headers: dict[str, str] = {}
     for name, value in metadata.items():
         if isinstance(name, str) and isinstance(value, str | int | float) and not isinstance(value, bool):
-            headers[_header_name(name)] = str(value)
+            normalised, text = _header_name(name), str(value)
+            if headers.get(normalised, text) != text:
+                raise BadInput(
+                    "conflicting-headers", f"detail.metadata names {normalised!r} twice, with different values"
+                )
+            headers[normalised] = text
     return headers
 
 
@@ -383,6 +400,19 @@ def parse_event(event: Any) -> ShopifyEvent:
     )
 
 
+def check_source(event: Any, expected: str, size: int = 0) -> None:
+    """Only the configured partner event source is Shopify; anything else is ``foreign-source``. An event
+    of ``size`` bytes larger than EventBridge delivers did not come through the bus (``oversized-event``)."""
+    if not isinstance(event, Mapping):
+        raise BadInput("not-an-object", f"the event is a {type(event).__name__}, not an object")
+    source = event.get("source")
+    if not expected or source != expected:
+        shown = source[:120] if isinstance(source, str) else type(source).__name__
+        raise BadInput("foreign-source", f"the event's source {shown!r} is not the Shopify event source {expected!r}")
+    if size > MAX_EVENT_BYTES:
+        raise BadInput("oversized-event", f"{size} bytes: more than EventBridge delivers ({MAX_EVENT_BYTES})")
+
+
 def verbatim(event: Any) -> bytes:
     """The event as the function received it, as JSON text (the lake's raw and quarantine body)."""
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
@@ -427,22 +457,25 @@ class Processor(Generic[Prepared]):
     entities: Collection[str]
     prepare: Callable[[ShopifyEvent], Prepared]
     store: Callable[[ShopifyEvent, Prepared], str]
+    source: str  # the partner event source events must carry (SHOPIFY_EVENT_SOURCE)
     fetch: Callable[[ShopifyEvent], Mapping[str, Any]] | None = None
 
     def process(self, event: Any) -> dict[str, str]:
         from common.observability import MetricUnit, logger, metrics
 
         received_at = utc_now()
+        body = verbatim(event)
         try:
+            check_source(event, self.source, len(body))
             parsed = parse_event(event)
             logger.append_keys(**parsed.log_keys)
             expected_topic(parsed, self.entities)
             needs_state = parsed.action is not Action.RAW_ONLY
             prepared = self.prepare(parsed) if needs_state and not parsed.reduced else None
         except BadInput as bad:
-            return self._quarantine(event, bad, received_at)
+            return self._quarantine(body, bad, received_at)
 
-        self.lake.put_verbatim(parsed.lake_key(), verbatim(event), metadata={"event-id": parsed.event_id})
+        self.lake.put_verbatim(parsed.lake_key(), body, metadata={"event-id": parsed.event_id})
         outcome = "raw-only"
         if needs_state:
             try:
@@ -451,7 +484,7 @@ class Processor(Generic[Prepared]):
                     prepared = self.prepare(parsed)
                 outcome = self.store(parsed, prepared)  # type: ignore[arg-type]
             except BadInput as bad:
-                return self._quarantine(event, bad, received_at)
+                return self._quarantine(body, bad, received_at)
         metrics.add_metric(name=f"Events{_camel(outcome)}", unit=MetricUnit.Count, value=1)
         logger.info(
             "shopify event processed",
@@ -469,13 +502,13 @@ class Processor(Generic[Prepared]):
         logger.info("reduced payload: fetched the full resource from the Admin API")
         return event.with_payload(resource)
 
-    def _quarantine(self, event: Any, bad: BadInput, received_at: datetime) -> dict[str, str]:
+    def _quarantine(self, body: bytes, bad: BadInput, received_at: datetime) -> dict[str, str]:
         from common.observability import MetricUnit, logger, metrics
 
         key = self.lake.quarantine(
             source=QUARANTINE_SOURCE,
             reason=bad.reason,
-            body=verbatim(event),
+            body=body,
             received_at=received_at,
             detail=bad.detail,
         )

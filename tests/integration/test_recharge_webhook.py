@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from platformctl.commands.recharge import signed_headers
+from platformctl.commands.recharge import path_token, signed_headers
 from platformctl.manifest import REPO_ROOT
 from platformctl.scenarios import recharge as recharge_step
 from platformctl.scenarios.report import Report
@@ -31,16 +31,20 @@ class Cloud:
         self.cloud = local_cloud
         self.endpoints = local_cloud.endpoints()
         self.outputs = local_cloud.stack_outputs()
-        self.url: str = self.endpoints["http_apis"]["recharge"]
+        self.base: str = self.endpoints["http_apis"]["recharge"]  # without the path token
         self.bucket: str = self.endpoints["bucket"]
         self.secret_arn = self.outputs["shared/secrets-manager"]["RechargeWebhookSecretArn"]
+        self.url = f"{self.base}/{path_token(self.document())}"  # what Recharge is given
 
     def client(self, name: str) -> Any:
         return self.cloud.target.client(name)
 
-    def secret(self) -> str:
+    def document(self) -> dict[str, Any]:
         value = self.client("secretsmanager").get_secret_value(SecretId=self.secret_arn)["SecretString"]
-        return str(json.loads(value)["webhook_secret"])
+        return dict(json.loads(value))
+
+    def secret(self) -> str:
+        return str(self.document()["webhook_secret"])
 
     def post(
         self,
@@ -102,9 +106,9 @@ def _stored_for(cloud: Cloud, resource_id: int) -> list[str]:
 
 def test_the_stack_publishes_its_url_and_is_wired_as_declared(cloud: Cloud) -> None:
     outputs = cloud.outputs["recharge/webhook"]
-    assert cloud.url == outputs["RechargeWebhookUrl"]
-    assert cloud.url.startswith("http://127.0.0.1:")
-    assert cloud.url.endswith("/recharge/webhooks")
+    assert cloud.base == outputs["RechargeWebhookUrl"]  # the output carries no path token
+    assert cloud.base.startswith("http://127.0.0.1:")
+    assert cloud.base.endswith("/recharge/webhooks")
     function = cloud.client("lambda").get_function_configuration(FunctionName=outputs["RechargeWebhookFunctionName"])
     variables = function["Environment"]["Variables"]
     assert variables["ALERTS_TOPIC_ARN"] == cloud.outputs["monitoring/monitoring"]["AlertsTopicArn"]
@@ -113,11 +117,13 @@ def test_the_stack_publishes_its_url_and_is_wired_as_declared(cloud: Cloud) -> N
     assert function["PackageType"] == "Image"
     routes = cloud.client("apigatewayv2").get_routes(ApiId=outputs["RechargeWebhookApiId"])["Items"]
     assert sorted(r["RouteKey"] for r in routes) == [
-        "ANY /recharge/webhooks",
-        "ANY /recharge/webhooks/{resource}/{event}",
+        "$default",
+        "ANY /recharge/webhooks/{token}",
+        "ANY /recharge/webhooks/{token}/{resource}/{event}",
     ]
+    assert variables["REQUIRE_TIMESTAMPED_SIGNATURE"] == "true"
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix="acme-local-recharge-webhook")["MetricAlarms"]
-    assert len(alarms) == 6
+    assert len(alarms) == 8
     assert all(a["AlarmActions"] for a in alarms)
 
 
@@ -126,7 +132,7 @@ def test_every_real_fixture_over_http_with_both_schemes(cloud: Cloud, resource: 
     resource_id = _unique_id()
     created = _body(resource, resource_id, updated_at="2024-03-01T10:00:00+00:00")
     updated = _body(resource, resource_id, updated_at="2024-03-01T12:00:00+00:00")
-    first = cloud.post(created, f"{resource}/created", scheme="legacy")
+    first = cloud.post(created, f"{resource}/created", scheme="both")
     second = cloud.post(updated, f"{resource}/updated", scheme="timestamped", per_topic=True)
     assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
     assert first.json()["outcome"] == second.json()["outcome"] == "written"
@@ -191,12 +197,43 @@ def test_other_methods_reach_the_handler_and_get_405(cloud: Cloud, method: str) 
         assert response.headers["allow"] == "POST"
 
 
-def test_paths_outside_the_routes_are_api_gateway_404s(cloud: Cloud) -> None:
-    base = cloud.url.removesuffix("/recharge/webhooks")
-    for path in ("/recharge", "/recharge/webhooks/subscription", "/recharge/webhooks/a/b/c", "/other"):
-        response = requests.post(base + path, data=b"{}", timeout=TIMEOUT)
-        assert response.status_code == 404
+def test_paths_without_the_token_are_404s_like_unknown_routes(cloud: Cloud) -> None:
+    origin = cloud.base.removesuffix("/recharge/webhooks")
+    token = cloud.url.rsplit("/", 1)[1]
+    body = _body("subscription", _unique_id(), updated_at="2024-03-01T00:00:00Z")
+    headers = signed_headers(cloud.secret(), body, topic="subscription/updated")
+    for path in (
+        "/recharge",
+        "/recharge/webhooks",  # the URL before the path token
+        "/recharge/webhooks/subscription/updated",  # the per-topic URL before the path token
+        "/recharge/webhooks/a/b/c",
+        f"/recharge/webhooks/{token[:-1]}",
+        f"/recharge/webhooks/{token.upper()}/subscription/updated",
+        "/other",
+    ):
+        response = requests.post(origin + path, data=body, headers=headers, timeout=TIMEOUT)
+        assert response.status_code == 404, path
         assert response.json() == {"message": "Not Found"}
+    assert cloud.row("subscription", str(json.loads(body)["subscription"]["id"])) is None
+
+
+def test_a_legacy_only_delivery_is_refused_when_timestamps_are_required(cloud: Cloud) -> None:
+    resource_id = _unique_id()
+    body = _body("subscription", resource_id, updated_at="2024-03-01T00:00:00Z")
+    assert cloud.post(body, "subscription/updated", scheme="legacy").status_code == 401
+    assert _stored_for(cloud, resource_id) == []
+
+
+def test_a_relabelled_capture_is_quarantined_and_alerts_nothing(cloud: Cloud) -> None:
+    resource_id = _unique_id()
+    body = _body("subscription", resource_id, updated_at="2024-03-01T00:00:00Z")
+    assert cloud.post(body, "subscription/updated", per_topic=True).json()["outcome"] == "written"
+    for topic in ("subscription/deleted", "subscription/cancelled"):
+        response = cloud.post(body, topic, per_topic=True)
+        assert response.json() == {"status": "quarantined", "reason": "topic-disagrees"}
+    row = cloud.row("subscription", str(resource_id))
+    assert row is not None
+    assert (row["deleted"], row["last_topic"]) == (False, "subscription/updated")
 
 
 def test_a_body_over_one_megabyte_is_413(cloud: Cloud) -> None:
@@ -226,11 +263,12 @@ def rotated(cloud: Cloud) -> Iterator[tuple[str, str]]:
     old = cloud.secret()
     new = f"rotated-{_unique_id()}"
     secrets = cloud.client("secretsmanager")
-    secrets.put_secret_value(SecretId=cloud.secret_arn, SecretString=json.dumps({"webhook_secret": new}))
+    before = cloud.document()
+    secrets.put_secret_value(SecretId=cloud.secret_arn, SecretString=json.dumps(dict(before, webhook_secret=new)))
     try:
         yield old, new
     finally:
-        secrets.put_secret_value(SecretId=cloud.secret_arn, SecretString=json.dumps({"webhook_secret": old}))
+        secrets.put_secret_value(SecretId=cloud.secret_arn, SecretString=json.dumps(before))
 
 
 def test_a_rotation_is_picked_up_and_the_previous_secret_still_works(cloud: Cloud, rotated: tuple[str, str]) -> None:

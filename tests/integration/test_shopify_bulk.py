@@ -182,6 +182,31 @@ def test_a_run_lands_parts_per_type_a_manifest_and_the_watermark(env: dict[str, 
     assert entered(history, "Poll") >= 2
     # the token the functions sent was checked against the deployed ShopifyAdminApiSecret
     assert simulator_state(env)["counters"].get("auth_checked_against_secret", 0) >= 3
+    # the signed result URL never entered Step Functions: no input, output or history event holds it
+    assert "/_results/" not in json.dumps(history, default=str)
+    assert "/_results/" not in json.dumps(description, default=str)
+    assert simulator_state(env)["counters"].get("result_requests_with_credentials", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "origin"),
+    [
+        ({"result_url": "https://evil.example/bulk.jsonl?Signature=SECRET"}, "https://evil.example"),
+        ({"redirect_results": "http://169.254.169.254/latest/meta-data/"}, "http://169.254.169.254"),
+    ],
+)
+def test_a_result_url_off_the_allow_list_fails_the_run_with_a_clear_cause(
+    env: dict[str, Any], behaviour: dict[str, Any], origin: str
+) -> None:
+    before = watermark(env)
+    control(env, **behaviour)
+    description, history = run(env, WINDOW)
+    assert description["status"] == "FAILED"
+    assert description["error"] == "ResultUrlNotAllowedError"
+    assert origin in description["cause"]
+    assert "SECRET" not in json.dumps(history, default=str)
+    assert not parts(env, run_document(history)["run_id"])
+    assert watermark(env) == before
 
 
 def test_throttling_and_5xx_are_retried_to_success(env: dict[str, Any]) -> None:

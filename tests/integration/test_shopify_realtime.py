@@ -25,6 +25,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 
 
 def _put(cloud: Any, *events: dict[str, Any]) -> None:
+    """Put the events on the local bus with their own source (support.envelope's is the local one)."""
     bus = cloud.endpoints()["event_bus"]
     entries = [
         {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"]), "EventBusName": bus}
@@ -121,6 +122,33 @@ def test_put_events_land_in_the_raw_lake_and_the_tables(local_cloud: Any) -> Non
     assert converted is not None
     assert converted["converted_order_id"] == str(order_id)
     assert _item(local_cloud, "customers", {"customer_key": "shopify:207119551"}) is not None
+
+
+def test_only_the_configured_source_reaches_the_processors(local_cloud: Any) -> None:
+    """On the local custom bus any principal may put events; the rules route only the partner source's."""
+    endpoints = local_cloud.endpoints()
+    assert _outputs(local_cloud)["ShopifyEventSource"] == support.EVENT_SOURCE
+    assert endpoints.get("event_source", support.EVENT_SOURCE) == support.EVENT_SOURCE
+    config = local_cloud.target.client("lambda").get_function_configuration(
+        FunctionName=_outputs(local_cloud)["OrderProcessorFunctionName"]
+    )
+    assert config["Environment"]["Variables"]["SHOPIFY_EVENT_SOURCE"] == support.EVENT_SOURCE
+    uid = _uid()
+    order_id = int(uuid.uuid4().int % 10**12)
+    _put(local_cloud, support.envelope("orders/create", _order(order_id), event_id=f"create-{uid}"))
+    foreign = [
+        support.envelope("orders/delete", {"id": order_id}, event_id=f"forged-{uid}-{n}", source=source)
+        for n, source in enumerate(["custom.attacker", "aws.partner/shopify.com/7654321/other-app"])
+    ]
+    later = _order(order_id, updated_at="2030-01-01T00:00:00Z", financial_status="refunded")
+    _put(local_cloud, *foreign, support.envelope("orders/updated", later, event_id=f"update-{uid}"))
+
+    item = _item(local_cloud, "orders", {"order_id": str(order_id), "record": "ORDER"})
+    assert item is not None
+    assert "deleted" not in item, "a forged orders/delete tombstones nothing"
+    assert (item["financial_status"], item["source_event_id"]) == ("refunded", f"update-{uid}")
+    assert not [k for k in _keys(local_cloud, "raw/shopify/webhooks/orders/") if f"forged-{uid}" in k]
+    assert not _log_lines(local_cloud, _outputs(local_cloud)["OrderProcessorFunctionName"], f"forged-{uid}-0")
 
 
 def test_bad_input_is_quarantined_not_dead_lettered(local_cloud: Any) -> None:

@@ -8,11 +8,18 @@ Everything here is pure (no AWS): the handler calls it after the signature check
 - resource: the payload is a JSON object with one top-level key named after the resource
   (``{"subscription": {...}}``). Extra keys (``included_objects``) are tolerated when the topic's
   resource is among them. The resource must be the topic's resource.
-- version: the resource's ``updated_at``, normalised to UTC (``normalise_timestamp``). Two deliveries
-  with the same ``updated_at`` are ordered by ``event_id``: a ``*/deleted`` topic wins, then an alerting
-  topic (``subscription/cancelled``, ``charge/max_retries_reached``: another topic of the same version
-  may arrive beside them, in either order, and must not hide the alert), then the content hash decides, so
-  the same body delivered twice is recognised as a duplicate.
+- the topic is not signed (a captured body can be re-posted under any topic), so it must agree with the
+  body (``check_agreement``): a ``*/deleted`` topic needs Recharge's delete shape (``deleted_at`` set,
+  or nothing but the id and timestamps), a body of that shape needs a ``*/deleted`` topic, a
+  ``subscription/cancelled`` needs status ``cancelled`` and ``cancelled_at``, a
+  ``charge/max_retries_reached`` needs status ``error`` and no ``retry_date`` (no retry left). What
+  the hot store keeps is derived from the body alone, never from the topic, so a relabelled body writes
+  nothing another topic did not.
+- version: the resource's ``updated_at`` (a delete: the later of ``updated_at`` and ``deleted_at``),
+  normalised to UTC (``normalise_timestamp``). Two deliveries with the same version are ordered by
+  ``event_id``, made of the signed body alone: a body of the delete shape first (``d-``), then the
+  body's hash (``c-<hash>``). The same body under two topics is the same write (a duplicate, never an
+  override), and different bodies of one version converge on the same winner whatever the order.
 - the hot-store item must be storable (DynamoDB numbers, item size): one that is not is a ``BadInput``
   too, found before anything is written, because a retry of the same bytes cannot fix it.
 """
@@ -32,7 +39,7 @@ from typing import Any
 from common.errors import BadInput
 from common.hotstore import serialize
 from common.lake import recharge_key
-from common.timeutil import TimestampError, iso_utc, parse_timestamp
+from common.timeutil import TimestampError, iso_utc, parse_timestamp, to_epoch_micros
 
 TOPICS: dict[str, frozenset[str]] = {
     "subscription": frozenset(
@@ -75,7 +82,12 @@ class Delivery:
 
     @property
     def is_delete(self) -> bool:
-        return self.event == "deleted"
+        """A delete, decided by the body (``check_agreement`` makes a ``*/deleted`` topic carry one)."""
+        return is_delete_shape(self.record)
+
+    @property
+    def version_us(self) -> int:
+        return to_epoch_micros(self.updated_at)
 
     def raw_key(self) -> str:
         return recharge_key(self.resource, self.topic, self.updated_at, self.resource_id)
@@ -132,11 +144,41 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def event_rank(topic: str) -> str:
-    """Orders deliveries of one version: a delete, then an alerting topic, then any other topic."""
-    if topic.endswith("/deleted"):
-        return "3"
-    return "2" if topic in ALERT_TOPICS else "1"
+# A tombstone: what a delete may carry besides nothing (Recharge's delete payload is not documented in
+# the pages available here; docs/recharge.md, "Topics must agree with the body").
+_TOMBSTONE_KEYS = frozenset({"id", "updated_at", "deleted_at"})
+TOPIC_DISAGREES = "topic-disagrees"
+
+
+def _set(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def is_delete_shape(record: Mapping[str, Any]) -> bool:
+    """Recharge's delete shape: ``deleted_at`` set, or a tombstone (the id and timestamps only)."""
+    return _set(record.get("deleted_at")) or set(record) <= _TOMBSTONE_KEYS
+
+
+def check_agreement(topic: str, record: Mapping[str, Any]) -> None:
+    """The unsigned topic must agree with the signed body (BadInput ``topic-disagrees`` otherwise)."""
+    event = topic.partition("/")[2]
+    deleted = is_delete_shape(record)
+    if event == "deleted" and not deleted:
+        raise BadInput(TOPIC_DISAGREES, f"{topic} without the delete shape (deleted_at, or only id and timestamps)")
+    if event != "deleted" and set(record) <= _TOMBSTONE_KEYS:
+        raise BadInput(TOPIC_DISAGREES, f"{topic} carries a tombstone (only id and timestamps)")
+    status = record.get("status")
+    status_text = status.strip().lower() if isinstance(status, str) else ""
+    if topic == "subscription/cancelled" and not (status_text == "cancelled" and _set(record.get("cancelled_at"))):
+        raise BadInput(TOPIC_DISAGREES, f"{topic} without status cancelled and cancelled_at")
+    if topic == "charge/max_retries_reached" and (status_text != "error" or _set(record.get("retry_date"))):
+        raise BadInput(TOPIC_DISAGREES, f"{topic} without status error and with a retry still scheduled")
+
+
+def event_id_of(body: bytes, *, deleted: bool) -> str:
+    """Orders deliveries of one version by the signed body alone, never by the unsigned topic: a body of
+    the delete shape first (``d-``), then the content hash (``c-``)."""
+    return ("d-" if deleted else "c-") + hashlib.sha256(body).hexdigest()[:32]
 
 
 def parse(body: bytes, topic: str, naive_zone: tzinfo) -> Delivery:
@@ -162,15 +204,20 @@ def parse(body: bytes, topic: str, naive_zone: tzinfo) -> Delivery:
     resource_id = id_text(record.get("id"))
     if resource_id is None:
         raise BadInput("missing-id", f"{resource} has no usable id")
-    raw_updated_at = record.get("updated_at")
-    if not isinstance(raw_updated_at, str) or not raw_updated_at.strip():
+    check_agreement(topic, record)
+    moments = []
+    for name in ("updated_at", "deleted_at") if is_delete_shape(record) else ("updated_at",):
+        raw = record.get(name)
+        if not _set(raw):
+            continue
+        try:
+            moments.append(parse_timestamp(raw, naive_as=naive_zone))
+        except (TimestampError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved across an offset
+            raise BadInput(f"bad-{name.replace('_', '-')}", str(exc)[:200]) from None
+    if not moments:
         raise BadInput("missing-updated-at", f"{resource} {resource_id} has no updated_at")
-    try:
-        updated_at = parse_timestamp(raw_updated_at, naive_as=naive_zone)
-    except (TimestampError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved across an offset
-        raise BadInput("bad-updated-at", str(exc)[:200]) from None
-    digest = hashlib.sha256(topic.encode("ascii") + b"\n" + body).hexdigest()[:32]
-    event_id = f"{event_rank(topic)}-{digest}"
+    updated_at = max(moments)
+    event_id = event_id_of(body, deleted=is_delete_shape(record))
     return Delivery(topic, resource, resource_id, updated_at, record, event_id)
 
 

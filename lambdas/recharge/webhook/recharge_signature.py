@@ -12,8 +12,13 @@ sources this follows):
 
 When the timestamped header is present it alone decides: a delivery whose timestamped signature fails
 is refused even if its legacy header is right (a forger who strips nothing must not win by adding a
-legacy header). Every comparison is constant-time. Several secrets may be given (the current one and,
-during a rotation, the previous one); any of them may have signed.
+legacy header). With ``require_timestamped`` a delivery without the timestamped header is refused
+whatever its legacy header says. The legacy scheme proves less than it seems: SHA-256(secret + body) is
+open to length extension (anyone holding one signed body can sign that body followed by SHA-256 padding
+and bytes of their choosing) and carries no time, so the handler treats a legacy-only verdict as
+"authentic only if the body is a fresh, processable resource" (app.py). Every comparison is
+constant-time. Several secrets may be given (the current one and, during a rotation, the previous one
+within its grace period); any of them may have signed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ MALFORMED = "malformed"
 STALE = "stale"
 FUTURE = "future"
 MISMATCH = "mismatch"
+TIMESTAMP_REQUIRED = "timestamp-required"
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ def verify(
     now: float,
     max_age: float = DEFAULT_MAX_AGE_SECONDS,
     future_skew: float = DEFAULT_FUTURE_SKEW_SECONDS,
+    require_timestamped: bool = False,
 ) -> Verdict:
     """Decide whether ``body`` was signed by Recharge with one of ``secrets``.
 
@@ -99,6 +106,8 @@ def verify(
     if timestamped is not None:
         return _verify_timestamped(body, timestamped, usable, now=now, max_age=max_age, future_skew=future_skew)
     legacy = headers.get(LEGACY_HEADER)
+    if require_timestamped:
+        return Verdict(False, "legacy" if legacy is not None else "none", TIMESTAMP_REQUIRED)
     if legacy is not None:
         for index, secret in enumerate(usable):
             if _same(legacy_digest(secret, body), legacy):

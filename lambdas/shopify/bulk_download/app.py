@@ -1,7 +1,14 @@
 """Download a bulk result into the lake in bounded steps, then write the run's manifest.
 
-Input: ``{"run": $.run, "poll": $.poll, "previous": $.download, "execution": $$.Execution.Id}``. One
-invocation is one step: it restores the previous step's checkpoint (if any), streams the result from
+Input: ``{"run": $.run, "poll": $.poll, "previous": $.download, "execution": $$.Execution.Id}``. None of
+it holds the result URL: a step reads it from ``bulkOperation(id:)`` itself (``url``, or
+``partialDataUrl`` for a partial run), so the signed link to every order's personal data never enters
+Step Functions state, input, output or history. It is fetched only when ``ResultUrlPolicy`` allows its
+origin (https on Shopify's result storage, or an origin the stack's ``BulkResultHosts`` adds); any other
+URL, or a redirect to one, fails the run with ``ResultUrlNotAllowedError`` naming only the origin. The
+request to it carries no Shopify token (only the Admin API calls do).
+
+One invocation is one step: it restores the previous step's checkpoint (if any), streams the result from
 that byte offset (``Range``) through ``common.shopify_bulk_stream`` into
 ``raw/shopify/bulk/<type>/run=<id>/part-NNNNN.jsonl.gz``, and stops
 
@@ -12,7 +19,8 @@ that byte offset (``Range``) through ``common.shopify_bulk_stream`` into
 - well before the function's deadline (``STEP_SAFETY_SECONDS``) or after ``options.max_bytes_per_step``:
   writes a checkpoint and returns ``done: false``; the state machine calls the next step;
 - when the URL is refused (expired): writes a checkpoint and returns ``url_expired``; the state machine
-  refreshes the URL through poll and calls the next step, which resumes where this one stopped.
+  reads the operation's status again (poll: an EXPIRED operation ends the run) and calls the next step,
+  which asks Shopify for a freshly signed URL and resumes where this one stopped.
 
 Nothing of the file is kept whole, in memory or on disk; every step's output bytes are the same as an
 uninterrupted download's.
@@ -30,14 +38,19 @@ from common.config import env_field, load_settings
 from common.errors import transient_aws_errors
 from common.http_session import retrying_session
 from common.observability import MetricUnit, logger, metrics, tracer
+from common.secret_cache import CachedSecret
+from common.shopify_admin import ShopifyAdminClient, admin_api_url
 from common.shopify_bulk import (
     BulkCountMismatchError,
+    ResultUrlPolicy,
     ResultUrlRejectedError,
     advance_watermark,
     checkpoint_key,
+    fetch_operation,
     manifest_key,
     object_exists,
     run_prefix,
+    with_fresh_token,
 )
 from common.shopify_bulk_stream import (
     DEFAULT_PART_BYTES,
@@ -59,14 +72,35 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class Settings:
     bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    shop_domain: str = env_field("SHOP_DOMAIN")
+    api_version: str = env_field("SHOPIFY_API_VERSION")
+    secret_arn: str = env_field("SHOPIFY_ADMIN_SECRET_ARN")
     gzip_level: int = env_field("GZIP_LEVEL", default=6)
     part_target_mib: int = env_field("PART_TARGET_MIB", default=128)
     step_safety_seconds: int = env_field("STEP_SAFETY_SECONDS", default=120)
     max_bytes_per_step: int = env_field("MAX_BYTES_PER_STEP", default=0)
+    admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
+    max_throttle_wait_seconds: float = env_field("MAX_THROTTLE_WAIT_SECONDS", default=20.0)
+    # Origins beyond Shopify's result storage that results may come from (BulkResultHosts; comma list).
+    result_hosts: str = env_field("BULK_RESULT_HOSTS", default="")
 
 
 SETTINGS = load_settings(Settings)
+POLICY = ResultUrlPolicy.from_setting(SETTINGS.result_hosts)
+# The result file's session: no Shopify token, no auth of any kind (the URL's signature is its key).
 SESSION = retrying_session(timeout=(3.05, 60.0))
+SECRET = CachedSecret(aws.secretsmanager(), SETTINGS.secret_arn)
+CLIENT = ShopifyAdminClient(
+    url=admin_api_url(SETTINGS.shop_domain, SETTINGS.api_version, SETTINGS.admin_base_url or None),
+    access_token=lambda: SECRET.key("access_token"),
+    max_throttle_wait_seconds=SETTINGS.max_throttle_wait_seconds,
+)
+
+
+def result_url(operation_id: str, partial: bool) -> str | None:
+    """The operation's result URL as Shopify signs it now (``partialDataUrl`` for a partial run)."""
+    operation = with_fresh_token(SECRET, lambda: fetch_operation(CLIENT, operation_id))
+    return operation.partial_data_url if partial else operation.url
 
 
 def stream_settings() -> StreamSettings:
@@ -255,10 +289,13 @@ def _step(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except AlreadyFinishedError as finished:
         return _finished_result(finished.manifest, poll)
     try:
-        url = poll.get("download_url")
-        if not url:  # COMPLETED with nothing matched: Shopify gives no URL
+        url = result_url(str(run["operation_id"]), bool(poll.get("partial"))) if poll.get("has_result") else None
+        if not url:  # COMPLETED with nothing matched: Shopify gives no URL (a count check still applies)
             return _finish(splitter, event, None)
-        reader = ResultReader(SESSION, url, chunk_bytes=min(READ_CHUNK_BYTES, max_bytes or READ_CHUNK_BYTES))
+        POLICY.check(url)  # ResultUrlNotAllowedError: the run fails, naming the origin only
+        reader = ResultReader(
+            SESSION, url, policy=POLICY, chunk_bytes=min(READ_CHUNK_BYTES, max_bytes or READ_CHUNK_BYTES)
+        )
         started_at = splitter.offset
         outcome = run_step(reader, splitter, _stop_check(context, max_bytes))
         metrics.add_metric(name="BulkBytesRead", unit=MetricUnit.Bytes, value=splitter.offset - started_at)

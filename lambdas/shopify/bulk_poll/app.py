@@ -1,17 +1,19 @@
 """Read a bulk operation's status for the state machine and say what it should do next.
 
 Input: ``{"operation_id": gid, "since": ISO-8601 | null}``. Output (``$.poll``): the operation's status,
-errorCode, objectCount, rootObjectCount, fileSize, url and partialDataUrl, plus the decision the
-state machine's Choice reads:
+errorCode, objectCount, rootObjectCount and fileSize, whether it has a result file (``has_result``),
+plus the decision the state machine's Choice reads:
 
 - ``wait``: CREATED / RUNNING / CANCELING - poll again after the wait;
-- ``download``: COMPLETED - download ``download_url`` (null when the export matched nothing);
+- ``download``: COMPLETED - download the result (``has_result`` false when the export matched nothing);
 - ``download_partial``: FAILED with INTERNAL_SERVER_ERROR or TIMEOUT and a ``partialDataUrl`` -
   download what exists, mark the run partial (the watermark stays), then fail the run visibly;
 - ``fail``: FAILED otherwise (ACCESS_DENIED names the missing scope), CANCELED, EXPIRED - with the
   ``error`` name and ``message`` the failure state records.
 
-The same call refreshes an expired result URL during a download: Shopify signs a new one.
+The result URLs (``url``, ``partialDataUrl``) are signed links to every exported order's personal data:
+they never enter the output, so Step Functions state, history and logs never hold them. The download
+step reads the URL from ``bulkOperation(id:)`` itself, each step afresh (an expired URL is signed anew).
 """
 
 from __future__ import annotations
@@ -64,10 +66,8 @@ def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None
         "object_count": operation.object_count,
         "root_object_count": operation.root_object_count,
         "file_size": operation.file_size,
-        "url": operation.url,
-        "partial_data_url": operation.partial_data_url,
         "completed_at": operation.completed_at,
-        "download_url": None,
+        "has_result": False,
         "partial": False,
         "decision": "fail",
         "error": None,
@@ -77,11 +77,11 @@ def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None
     if status in RUNNING_STATUSES:
         result["decision"] = "wait"
     elif status == "COMPLETED":
-        result.update(decision="download", download_url=operation.url)
+        result.update(decision="download", has_result=bool(operation.url))
     elif status == "FAILED" and code in PARTIAL_DATA_ERROR_CODES and operation.partial_data_url:
         result.update(
             decision="download_partial",
-            download_url=operation.partial_data_url,
+            has_result=True,
             partial=True,
             error="BulkOperationFailedPartialData",
             message=(

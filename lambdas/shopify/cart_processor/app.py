@@ -34,6 +34,7 @@ MAX_LINE_ITEMS = 500
 @dataclass(frozen=True)
 class Settings:
     data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
     abandoned_carts_table: str = env_field("ABANDONED_CARTS_TABLE_NAME")
     cart_ttl_days: int = env_field("CART_TTL_DAYS")
 
@@ -163,6 +164,7 @@ DYNAMODB = dynamodb()
 # name an AbandonedCheckout. A reduced cart or checkout payload is quarantined (its raw event is kept).
 PROCESSOR = se.Processor(
     lake=Lake(s3(), SETTINGS.data_lake_bucket),
+    source=SETTINGS.event_source,
     entities={"carts", "checkouts"},
     prepare=prepare,
     store=store,

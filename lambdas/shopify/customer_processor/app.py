@@ -40,6 +40,7 @@ SMS_CONSENT = "sms_marketing_consent"
 @dataclass(frozen=True)
 class Settings:
     data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
     customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
     shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
     shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
@@ -211,6 +212,7 @@ SETTINGS = load_settings(Settings)
 DYNAMODB = dynamodb()
 PROCESSOR = se.Processor(
     lake=Lake(s3(), SETTINGS.data_lake_bucket),
+    source=SETTINGS.event_source,
     entities={"customers"},
     prepare=prepare,
     store=store,

@@ -29,6 +29,7 @@ from common.timeutil import iso_utc
 @dataclass(frozen=True)
 class Settings:
     data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
     orders_table: str = env_field("ORDERS_TABLE_NAME")
     shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
     shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
@@ -111,6 +112,7 @@ SETTINGS = load_settings(Settings)
 DYNAMODB = dynamodb()
 PROCESSOR = se.Processor(
     lake=Lake(s3(), SETTINGS.data_lake_bucket),
+    source=SETTINGS.event_source,
     entities={"fulfillments"},
     prepare=prepare,
     store=store,

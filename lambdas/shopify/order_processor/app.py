@@ -4,9 +4,11 @@ Every event is first written verbatim to ``raw/shopify/webhooks/orders/...``. St
 updated, paid, cancelled, fulfilled, partially_fulfilled) replace the order item (``record = ORDER``)
 when their ``updated_at`` is newer than the stored one, so duplicates, Shopify's retries and late
 deliveries leave the newest state. ``orders/delete`` marks the item deleted (a tombstone that keeps
-what was known, and that later state writes keep). An order whose cart or checkout token matches an
-abandoned-carts item marks that item converted with the order id, so a recovered cart is never
-reported as abandoned.
+what was known, and that later state writes keep: Shopify never undeletes an order, so a newer
+``orders/updated`` after the delete updates the attributes under the tombstone and never revives the
+order). Only events from the partner event source get here (``se.check_source``). An order whose cart
+or checkout token matches an abandoned-carts item marks that item converted with the order id, so a
+recovered cart is never reported as abandoned.
 
 Stored: ids as strings, ``order_number`` as a string, money as exact decimals with their currency,
 statuses, customer id, tokens, a line-item summary and the cancel/refund state. Contact details
@@ -39,6 +41,7 @@ MAX_LINE_ITEMS = 500  # keeps an item far below DynamoDB's 400 KB; the lake has 
 @dataclass(frozen=True)
 class Settings:
     data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
     orders_table: str = env_field("ORDERS_TABLE_NAME")
     abandoned_carts_table: str = env_field("ABANDONED_CARTS_TABLE_NAME")
     cart_ttl_days: int = env_field("CART_TTL_DAYS")
@@ -226,6 +229,7 @@ SETTINGS = load_settings(Settings)
 DYNAMODB = dynamodb()
 PROCESSOR = se.Processor(
     lake=Lake(s3(), SETTINGS.data_lake_bucket),
+    source=SETTINGS.event_source,
     entities={"orders"},
     prepare=prepare,
     store=store,

@@ -35,6 +35,7 @@ MAX_VARIANTS = 2048  # Shopify's limit per product
 @dataclass(frozen=True)
 class Settings:
     data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
     shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
     shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
     shopify_admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
@@ -113,6 +114,7 @@ SETTINGS = load_settings(Settings)
 LAKE = Lake(s3(), SETTINGS.data_lake_bucket)
 PROCESSOR = se.Processor(
     lake=LAKE,
+    source=SETTINGS.event_source,
     entities={"products"},
     prepare=prepare,
     store=store,

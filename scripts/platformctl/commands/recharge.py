@@ -1,4 +1,5 @@
-"""``platformctl recharge sign``: a Recharge webhook delivery signed like Recharge signs it, for manual tests.
+"""``platformctl recharge sign``: a Recharge webhook delivery signed like Recharge signs it, for manual tests;
+``platformctl recharge url``: the webhook URL to register with Recharge (it carries the path token).
 
 Prints the headers Recharge would send and a curl line that posts the file's exact bytes (``--data-binary``)
 to the webhook URL. The signing here is written from Recharge's description (docs/recharge.md), apart
@@ -7,6 +8,11 @@ from the handler's verifier, so the two check each other in the tests:
 - legacy ``X-Recharge-Hmac-Sha256``: hex SHA-256 of the client secret followed by the body;
 - timestamped ``X-Recharge-Webhook-Signature: t=<epoch>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``,
   with ``X-Recharge-Webhook-Timestamp: <t>`` beside it.
+
+The URL is ``<RechargeWebhookUrl output>/<path token>[/<resource>/<event>]``: the path token is the
+secret's ``path_token`` key, or, when the secret has none, the one derived from its ``webhook_secret``
+(first 40 hex digits of HMAC-SHA256 keyed by it over ``recharge-webhook-path-token``), written here apart
+from the handler's ``path_token_of`` so the two check each other in the tests.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 from platformctl.errors import UserError
 
-URL_PLACEHOLDER = "https://<api-id>.execute-api.<region>.amazonaws.com/recharge/webhooks"
+URL_PLACEHOLDER = "https://<api-id>.execute-api.<region>.amazonaws.com/recharge/webhooks/<path-token>"
 SCHEMES = ("both", "timestamped", "legacy")
 
 
@@ -69,11 +75,40 @@ def infer_topic(body: bytes) -> str:
     return f"{next(iter(payload))}/updated"
 
 
-def _default_url() -> str:
-    from platformctl.aws_target import read_endpoints
+def path_token(document: dict[str, Any]) -> str:
+    """The path token of a RechargeWebhookSecret JSON document (see the module doc)."""
+    token = document.get("path_token")
+    if isinstance(token, str) and token:
+        return token
+    secret = document.get("webhook_secret")
+    if not isinstance(secret, str) or not secret:
+        raise UserError("the RechargeWebhookSecret has neither path_token nor webhook_secret")
+    return hmac.new(secret.encode("utf-8"), b"recharge-webhook-path-token", hashlib.sha256).hexdigest()[:40]
 
+
+def webhook_url(environment: str, topic: str | None = None, *, edge: bool = False) -> str:
+    """The URL Recharge must post to in ``environment`` (the stack output plus the secret's path token)."""
+    from platformctl.aws_target import stack_output, target_for
+
+    target = target_for(environment)
+    base = stack_output(target, "recharge", "webhook", "RechargeWebhookEdgeUrl" if edge else "RechargeWebhookUrl")
+    secret_arn = stack_output(target, "shared", "secrets-manager", "RechargeWebhookSecretArn")
     try:
-        return str(read_endpoints().get("http_apis", {}).get("recharge") or URL_PLACEHOLDER)
+        value = target.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        document = json.loads(value)
+    except Exception as exc:  # noqa: BLE001 - any failure to read it is the operator's to fix, in one line
+        raise UserError(
+            f"cannot read the RechargeWebhookSecret ({type(exc).__name__}): check your credentials"
+        ) from None
+    if not isinstance(document, dict):
+        raise UserError("the RechargeWebhookSecret is not a JSON object")
+    url = f"{base.rstrip('/')}/{path_token(document)}"
+    return f"{url}/{topic}" if topic else url
+
+
+def _default_url() -> str:
+    try:
+        return webhook_url("local")
     except UserError:
         return URL_PLACEHOLDER
 
@@ -95,7 +130,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     topic = args.topic or infer_topic(body)
     if args.topic is None:
         print(f"# topic inferred from the payload: {topic} (pass --topic to choose)", file=sys.stderr)
-    base = args.url or _default_url()
+    base = args.url or _default_url()  # the URL with its path token
     url = f"{base.rstrip('/')}/{topic}" if args.per_topic_url else base
     headers = signed_headers(secret, body, topic=topic, timestamp=args.timestamp, scheme=args.scheme)
     stamp = headers.get("X-Recharge-Webhook-Timestamp")
@@ -112,9 +147,28 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_url(args: argparse.Namespace) -> int:
+    print(webhook_url(args.env, args.topic, edge=args.edge))
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    recharge = subparsers.add_parser("recharge", help="Recharge webhooks: sign a delivery for manual testing")
+    recharge = subparsers.add_parser(
+        "recharge", help="Recharge webhooks: the URL to register, and signing a delivery for manual testing"
+    )
     commands = recharge.add_subparsers(dest="recharge_command", required=True)
+    url = commands.add_parser(
+        "url",
+        help="print the webhook URL to register with Recharge (it carries the secret path token: keep it private)",
+        description=(
+            "The stack output RechargeWebhookUrl followed by the path token from the RechargeWebhookSecret "
+            "(key path_token). Register it, or its per-topic form (--topic), as each webhook's address."
+        ),
+    )
+    url.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    url.add_argument("--topic", help="the per-topic URL, e.g. subscription/cancelled (recommended)")
+    url.add_argument("--edge", action="store_true", help="through the CloudFront + WAF front (EdgeFront=enabled)")
+    url.set_defaults(func=cmd_url)
     sign = commands.add_parser(
         "sign",
         help="print a signed Recharge delivery of FILE (headers and a curl line)",
@@ -132,7 +186,8 @@ def register(subparsers: Any) -> None:
     sign.add_argument("--scheme", choices=SCHEMES, default="both", help="signature headers to include (default both)")
     sign.add_argument("--timestamp", type=int, help="epoch seconds of the timestamped signature (default now)")
     sign.add_argument(
-        "--url", help="webhook URL (default: the running local cloud's, else the stack output RechargeWebhookUrl)"
+        "--url",
+        help="webhook URL with its path token (default: the running local cloud's, see `platformctl recharge url`)",
     )
     sign.add_argument(
         "--per-topic-url", action="store_true", help="post to <url>/<resource>/<event> instead of the common URL"

@@ -225,6 +225,7 @@ class LocalCloud:
             "brand": brand,
             "environment": LOCAL_ENVIRONMENT,
             "event_bus": None,
+            "event_source": None,
             "bucket": None,
             "tables": {},
             "dlqs": {},
@@ -239,6 +240,8 @@ class LocalCloud:
             for key, value in outputs.items():
                 if key == "EventBusName":
                     data["event_bus"] = value
+                elif key == "ShopifyEventSource":
+                    data["event_source"] = value  # the only source the Shopify rules and processors accept
                 elif key == "DataLakeBucketName":
                     data["bucket"] = value
                 elif key.endswith("TableName") and value in hot_stores:

@@ -1,8 +1,10 @@
 """Demo step: Recharge webhooks over real HTTP, signed the way Recharge signs them.
 
 The webhook secret is read from the local Secrets Manager (the ``RechargeWebhookSecret`` the shared stack
-generated), as Recharge would hold it. With a plain HTTP client the step sends, for every resource, a
-legacy-signed delivery to the common URL and a timestamp-signed one to the per-topic URL; then a replayed
+generated), as Recharge would hold it, and the webhook URL is the stack's RechargeWebhookUrl followed by the
+secret's path token (``platformctl recharge url``). With a plain HTTP client the step sends, for every
+resource, a delivery signed as Recharge signs today (both headers) to the common URL and a
+timestamp-signed one to the per-topic URL; then a replayed
 duplicate, an out-of-order (older) update, a cancellation and a charge at max retries (both alert), an
 authentic delivery of an unknown topic (quarantined), one forged signature and one stale timestamp
 (both refused, nothing stored). It reports each answer, the resulting hot-store rows, the lake objects
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from platformctl.commands.recharge import signed_headers
+from platformctl.commands.recharge import path_token, signed_headers
 from platformctl.manifest import REPO_ROOT
 from platformctl.scenarios.report import Report
 
@@ -78,10 +80,10 @@ def _deliveries(url: str, secret: str, now: datetime) -> list[Delivery]:
     for resource in RESOURCES:
         record = _record(resource)
         add(
-            f"{resource}: legacy signature, common URL",
+            f"{resource}: signed as Recharge does (both), common URL",
             f"{resource}/created",
             _body(resource, dict(record, updated_at=_stamp(base))),
-            scheme="legacy",
+            scheme="both",
             status=200,
             answer="written",
         )
@@ -236,9 +238,11 @@ def step(cloud: Any, report: Report) -> None:
         report.expect(False, "the recharge/webhook, shared and monitoring stacks must be deployed for this step")
         return
     secrets = cloud.target.client("secretsmanager")
-    secret = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])["webhook_secret"]
-    report.line(f"endpoint {url} (and {url}/<resource>/<event>)")
-    report.line("secret: RechargeWebhookSecret from the local Secrets Manager (webhook_secret)")
+    document = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
+    secret = document["webhook_secret"]
+    report.line(f"endpoint {url}/<path token> (and .../<resource>/<event>); without the token: 404")
+    url = f"{url}/{path_token(document)}"
+    report.line("secret: RechargeWebhookSecret from the local Secrets Manager (webhook_secret, path token)")
     queue_url = _alert_queue(cloud, topic_arn)
 
     rows = []

@@ -31,6 +31,9 @@ SEED = 20260601
 DAY = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=24)
 SHOP = "example.myshopify.com"  # the shop of the local ShopifyAdminApiSecret (ShopDomain parameter)
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "shopify"
+# The source the local bus's rules and the processors accept: .local-cloud/endpoints.json names it as
+# event_source (the stack's ShopifyEventSource output); this is the local parameter file's value.
+LOCAL_EVENT_SOURCE = "aws.partner/shopify.com/1234567/acme-local"
 CUSTOMERS, CARTS, CONVERTING, PRODUCTS = 10, 18, 11, 3
 
 
@@ -62,7 +65,7 @@ class Day:
             "version": "0",
             "id": f"demo-envelope-{number:04d}",
             "detail-type": "shopifyWebhook",
-            "source": "aws.partner/shopify.com/1234567/acme-local",
+            "source": LOCAL_EVENT_SOURCE,
             "detail": {
                 "payload": payload,
                 "metadata": {
@@ -232,12 +235,17 @@ def _post(url: str, body: Any) -> None:
         response.read()
 
 
-def _put(cloud: Any, bus: str, events: list[dict[str, Any]]) -> None:
+def event_source(endpoints: dict[str, Any]) -> str:
+    """The source Shopify events on the local bus must carry (anything else is ignored by the rules)."""
+    return str(endpoints.get("event_source") or LOCAL_EVENT_SOURCE)
+
+
+def _put(cloud: Any, bus: str, events: list[dict[str, Any]], source: str) -> None:
     client = cloud.target.client("events")
     for start in range(0, len(events), 10):
         entries = [
             {
-                "Source": e["source"],
+                "Source": source,
                 "DetailType": e["detail-type"],
                 "Detail": json.dumps(e["detail"]),
                 "EventBusName": bus,
@@ -283,13 +291,14 @@ def _send(cloud: Any, endpoints: dict[str, Any], report: Report, day: Day) -> di
         f"({len(deliveries) - len(day.events)} redeliveries, 3 late), one malformed and one poison event"
     )
     report.table(("TOPIC", "EVENTS"), sorted(topics.items()))
-    _put(cloud, bus, deliveries)
-    _put(cloud, bus, [malformed])
+    source = event_source(endpoints)
+    _put(cloud, bus, deliveries, source)
+    _put(cloud, bus, [malformed], source)
     # Shopify answers 503 on every try while the poison event's order is fetched (3 Lambda attempts x
     # 3 HTTP tries each). Sent once the rest has settled, so no other fetch meets the outage.
     cloud.wait_idle(300)
     _post(f"{simulator}/_simulator/control", {"http_error": {"status": 503, "times": 9}})
-    _put(cloud, bus, [poison])
+    _put(cloud, bus, [poison], source)
     cloud.wait_idle(300)
     _post(f"{simulator}/_simulator/control", {"http_error": None})
     return poison_order

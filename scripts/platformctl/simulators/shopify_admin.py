@@ -39,7 +39,9 @@ Behaviours (``DEFAULT_BEHAVIOUR`` lists them all):
     ``expire_url_after_bytes`` (the next result URL breaks off after N bytes and is expired from then
     on), ``cut_after_bytes`` (the next download connection breaks off after N bytes, URL still valid),
     ``url_ttl_seconds``, ``object_count_offset`` (misreport objectCount), ``scopes`` (the app's access
-    scopes) and ``escape_slashes`` (``\\/`` in the JSONL, as Shopify writes it).
+    scopes), ``escape_slashes`` (``\\/`` in the JSONL, as Shopify writes it), and for hostile-input tests
+    ``result_url`` (a URL ``bulkOperation`` answers as ``url``/``partialDataUrl`` instead of its own
+    signed one) and ``redirect_results`` (a ``Location`` every result request is answered with, 302).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "object_count_offset": 0,
     "scopes": list(ALL_SCOPES),
     "escape_slashes": True,
+    "result_url": None,
+    "redirect_results": None,
 }
 # Orders are spaced a minute apart and end at this instant, so every one is in the past.
 SHOP_ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
@@ -614,14 +618,14 @@ class SimulatorState:
             rendered["objectCount"] = str(file.object_count + operation.object_count_offset)
             rendered["rootObjectCount"] = str(file.root_object_count)
             rendered["fileSize"] = str(file.size)
-            rendered["url"] = self.grant_url(operation)
+            rendered["url"] = self.behaviour.get("result_url") or self.grant_url(operation)
         elif status == "FAILED":
             rendered["errorCode"] = operation.outcome.get("error_code", "INTERNAL_SERVER_ERROR")
             if file is not None:
                 rendered["objectCount"] = str(file.object_count)
                 rendered["rootObjectCount"] = str(file.root_object_count)
                 rendered["fileSize"] = str(file.size)
-                rendered["partialDataUrl"] = self.grant_url(operation)
+                rendered["partialDataUrl"] = self.behaviour.get("result_url") or self.grant_url(operation)
         return rendered
 
     def current_operation(self) -> BulkOperationRecord | None:
@@ -1204,8 +1208,25 @@ class _Handler(JsonRequestHandler):
             return
         self._json(200, execute(state, query, variables))
 
+    def _redirected(self, state: SimulatorState) -> bool:
+        """Count the result request (and any credentials it carries); answer 302 when told to."""
+        state.counters["result_requests"] += 1
+        if self.headers.get("Authorization") or self.headers.get(TOKEN_HEADER):
+            state.counters["result_requests_with_credentials"] += 1
+        redirect = state.behaviour.get("redirect_results")
+        if not redirect:
+            return False
+        state.counters["result_redirects"] += 1
+        self.send_response(302)
+        self.send_header("Location", str(redirect))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
     def _result(self, simulator: ShopifyAdminSimulator, path: str) -> None:
         state = simulator.state
+        if self._redirected(state):
+            return
         token = path.split("/")[2] if path.count("/") >= 3 else ""
         with state.lock:
             grant = state.urls.get(token)

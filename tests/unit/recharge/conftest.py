@@ -31,6 +31,9 @@ if str(FUNCTION_DIR) not in sys.path:
 REGION = "us-east-1"
 SECRET = "current-client-secret-0123456789"
 OLD_SECRET = "previous-client-secret-9876543210"
+PATH_TOKEN = "path-token-0123456789abcdefghijklmnopqrstuv"
+OLD_PATH_TOKEN = "old-path-token-0123456789abcdefghijklmnopq"
+SECRET_DOCUMENT = {"webhook_secret": SECRET, "path_token": PATH_TOKEN}
 RESOURCES = ("subscription", "charge", "order", "customer", "address")
 TABLE_KEYS = {
     "subscriptions": ("subscription_id", ["customer_id"]),
@@ -57,26 +60,35 @@ def http_event(
     method: str = "POST",
     path_topic: str | None = None,
     base64_body: bool = False,
+    token: str | None = PATH_TOKEN,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload-2.0 event, as the local front end and AWS build it."""
-    path = "/recharge/webhooks" + (f"/{path_topic}" if path_topic else "")
+    """An API Gateway HTTP API payload-2.0 event, as the local front end and AWS build it (``token``
+    None: a request that matched no webhook route, as the ``$default`` route passes it)."""
+    if token is None:
+        path = "/" + (path_topic or "")
+        route = "$default"
+    else:
+        path = f"/recharge/webhooks/{token}" + (f"/{path_topic}" if path_topic else "")
+        route = "ANY /recharge/webhooks/{token}" + ("/{resource}/{event}" if path_topic else "")
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"ANY {'/recharge/webhooks/{resource}/{event}' if path_topic else '/recharge/webhooks'}",
+        "routeKey": route,
         "rawPath": path,
         "rawQueryString": "",
         "headers": {k.lower(): v for k, v in (headers or {}).items()},
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
             "requestId": "test-request",
-            "routeKey": "ANY /recharge/webhooks",
+            "routeKey": route,
             "stage": "$default",
         },
         "isBase64Encoded": base64_body,
     }
-    if path_topic:
-        resource, _, name = path_topic.partition("/")
-        event["pathParameters"] = {"resource": resource, "event": name}
+    if token is not None:
+        event["pathParameters"] = {"token": token}
+        if path_topic:
+            resource, _, name = path_topic.partition("/")
+            event["pathParameters"].update(resource=resource, event=name)
     if body:
         event["body"] = base64.b64encode(body).decode() if base64_body else body.decode("utf-8")
     return event
@@ -91,9 +103,10 @@ def signed_event(
     timestamp: int | None = None,
     per_topic_url: bool = False,
     base64_body: bool = False,
+    token: str = PATH_TOKEN,
 ) -> dict[str, Any]:
     headers = signed_headers(secret, body, topic=None if per_topic_url else topic, timestamp=timestamp, scheme=scheme)
-    return http_event(body, headers, path_topic=topic if per_topic_url else None, base64_body=base64_body)
+    return http_event(body, headers, path_topic=topic if per_topic_url else None, base64_body=base64_body, token=token)
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +152,7 @@ class Stack:
             "ALERTS_TOPIC_ARN": self.topic_arn if alerts else "",
             "RECHARGE_NAIVE_TIMEZONE": "America/New_York",
             "SECRET_REFRESH_MIN_INTERVAL_SECONDS": "60",
+            "REQUIRE_TIMESTAMPED_SIGNATURE": "false",
         }
 
     def objects(self, prefix: str = "") -> dict[str, bytes]:
@@ -207,7 +221,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             )
             stack.tables[name] = table
         stack.secret_arn = stack.secrets.create_secret(
-            Name="acme/test/RechargeWebhookSecret", SecretString=json.dumps({"webhook_secret": SECRET})
+            Name="acme/test/RechargeWebhookSecret", SecretString=json.dumps(SECRET_DOCUMENT)
         )["ARN"]
         stack.topic_arn = stack.sns.create_topic(Name="acme-data-platform-alerts")["TopicArn"]
         stack.queue_url = stack.sqs.create_queue(QueueName="alerts-copy")["QueueUrl"]
@@ -269,17 +283,21 @@ def make_receiver(aws_stack: Stack, app_classes: ModuleType) -> ReceiverFactory:
         **overrides: str,
     ) -> Any:
         from common.config import load_settings
-        from common.secret_cache import CachedSecret
 
         environment = {**aws_stack.environment(alerts=alerts), **overrides}
         settings = load_settings(app_classes.Settings, environment)
-        cached = CachedSecret(secrets_client or aws_stack.secrets, settings.secret_arn)
+        cached = app_classes.WebhookSecret(secrets_client or aws_stack.secrets, settings.secret_arn)
         return app_classes.Receiver(
             settings,
             s3=aws_stack.s3,
             dynamodb=aws_stack.dynamodb,
             sns=aws_stack.sns if settings.alerts_topic_arn else None,
-            secrets=app_classes.SecretRing(cached, refresh_interval=refresh_interval),
+            secrets=app_classes.SecretRing(
+                cached,
+                refresh_interval=refresh_interval,
+                grace_seconds=settings.previous_secret_grace_hours * 3600,
+                wall_clock=clock,
+            ),
             clock=clock,
             verify_signatures=verify_signatures,
         )

@@ -79,3 +79,21 @@ def test_operator_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_pa
     assert "pass --topic" in capsys.readouterr().err
     assert main(["recharge", "sign", "--secret", SECRET, str(tmp_path / "missing.json")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_cli_and_the_handler_agree_on_the_path_token(app_classes: object) -> None:
+    """Written apart (platformctl's path_token, the handler's path_token_of), so each checks the other."""
+    from platformctl.commands.recharge import path_token
+
+    handler_token = app_classes.path_token_of  # type: ignore[attr-defined]
+    derived = {"webhook_secret": SECRET}
+    assert path_token(derived) == handler_token(derived)
+    assert len(path_token(derived)) == 40
+    explicit = {"webhook_secret": SECRET, "path_token": "p" * 43}
+    assert path_token(explicit) == handler_token(explicit) == "p" * 43
+
+
+def test_the_url_command_is_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["recharge", "url", "--help"])
+    assert "path token" in capsys.readouterr().out

@@ -29,6 +29,19 @@ def _parse(resource: str, topic: str | None = None, body: bytes | None = None) -
     return rules.parse(body or webhook_body(resource), topic or f"{resource}/updated", NEW_YORK)
 
 
+CANCELLED_AT = "2023-05-13T04:07:32+00:00"
+
+
+def cancelled_subscription(**changes: object) -> bytes:
+    """The subscription fixture as Recharge sends it on cancellation: status and cancelled_at set."""
+    record = dict(fixture_record("subscription"), status="cancelled", cancelled_at=CANCELLED_AT)
+    return webhook_body("subscription", {**record, **changes})
+
+
+def charge_in_error(**changes: object) -> bytes:
+    return webhook_body("charge", {**fixture_record("charge"), "status": "error", **changes})
+
+
 def _bad(reason: str, body: bytes, topic: str = "subscription/updated") -> None:
     with pytest.raises(BadInput) as caught:
         rules.parse(body, topic, NEW_YORK)
@@ -50,7 +63,7 @@ def test_every_real_fixture_parses(resource: str) -> None:
 
 
 def test_subscription_item() -> None:
-    key, item = rules.hot_item(_parse("subscription", "subscription/cancelled"), NEW_YORK) or ({}, {})
+    key, item = rules.hot_item(_parse("subscription", "subscription/activated"), NEW_YORK) or ({}, {})
     assert key == {"subscription_id": "153601366"}
     assert item["customer_id"] == "64962974"
     assert item["customer_key"] == "recharge:64962974"
@@ -60,7 +73,7 @@ def test_subscription_item() -> None:
     assert item["created_at"] == "2021-05-13T09:46:47.000000Z"
     assert item["next_charge_scheduled_at"] == "2024-05-12"  # a date stays a date
     assert item["cancelled_at"] is None
-    assert item["last_topic"] == "subscription/cancelled"
+    assert item["last_topic"] == "subscription/activated"
     assert item["deleted"] is False
     assert item["external_product_id"] == {"ecommerce": "6642695864491"}
 
@@ -228,23 +241,75 @@ def test_included_objects_are_tolerated_and_ids_may_be_text() -> None:
     assert delivery.resource_id == "153601366"
 
 
-def test_event_ids_recognise_duplicates_and_let_deletes_win_ties() -> None:
+def test_event_ids_depend_on_the_body_alone_never_on_the_topic() -> None:
     first, again = _parse("subscription"), _parse("subscription")
     assert first.event_id == again.event_id
+    assert first.event_id.startswith("c-")
     other_body = webhook_body("subscription", dict(fixture_record("subscription"), status="paused"))
     assert _parse("subscription", body=other_body).event_id != first.event_id
-    deleted = _parse("subscription", "subscription/deleted")
-    assert deleted.updated_at == first.updated_at
-    assert deleted.event_id > first.event_id
-    assert deleted.is_delete
+    for topic in ("subscription/activated", "subscription/skipped", "subscription/swapped"):
+        relabelled = _parse("subscription", topic)
+        assert (relabelled.event_id, relabelled.updated_at) == (first.event_id, first.updated_at)
+        assert rules.hot_item(relabelled, NEW_YORK)[1] | {"last_topic": ""} == (  # type: ignore[index]
+            rules.hot_item(first, NEW_YORK)[1] | {"last_topic": ""}  # type: ignore[index]
+        )
     assert not first.is_delete
+
+
+# ------------------------------------------------------------------------------ topic and body agree
+
+
+@pytest.mark.parametrize("resource", ["subscription", "charge", "order", "customer", "address"])
+def test_a_full_body_relabelled_as_deleted_is_refused(resource: str) -> None:
+    _bad("topic-disagrees", webhook_body(resource), f"{resource}/deleted")
+
+
+def test_the_delete_shapes_are_accepted_and_version_the_delete() -> None:
+    record = fixture_record("subscription")
+    later = "2023-05-14T00:00:00+00:00"
+    with_deleted_at = _parse(
+        "subscription", "subscription/deleted", webhook_body("subscription", dict(record, deleted_at=later))
+    )
+    assert with_deleted_at.is_delete
+    assert with_deleted_at.updated_at == datetime(2023, 5, 14, tzinfo=UTC)  # the later of updated_at and deleted_at
+    tombstone = _parse(
+        "subscription", "subscription/deleted", webhook_body("subscription", {"id": 153601366, "deleted_at": later})
+    )
+    assert tombstone.is_delete
+    assert tombstone.updated_at == datetime(2023, 5, 14, tzinfo=UTC)
+    key, item = rules.hot_item(tombstone, NEW_YORK) or ({}, {})
+    assert (key, item["deleted"]) == ({"subscription_id": "153601366"}, True)
+    assert "status" not in item  # a tombstone sets the mark, never blanks the last known state
+    _bad("topic-disagrees", webhook_body("subscription", {"id": 1, "updated_at": later}), "subscription/updated")
+    _bad("missing-updated-at", webhook_body("subscription", {"id": 1}), "subscription/deleted")
+    _bad("bad-deleted-at", webhook_body("subscription", {"id": 1, "deleted_at": "yesterday"}), "subscription/deleted")
+
+
+def test_a_cancellation_must_carry_its_status_and_date() -> None:
+    assert _parse("subscription", "subscription/cancelled", cancelled_subscription()).topic == "subscription/cancelled"
+    assert _parse("subscription", "subscription/cancelled", cancelled_subscription(status="CANCELLED")).resource_id
+    _bad("topic-disagrees", webhook_body("subscription"), "subscription/cancelled")  # active, as captured
+    _bad("topic-disagrees", cancelled_subscription(cancelled_at=None), "subscription/cancelled")
+    _bad("topic-disagrees", cancelled_subscription(status="active"), "subscription/cancelled")
+    # The other direction is legitimate: Recharge sends subscription/updated with the cancelled body too.
+    assert _parse("subscription", "subscription/updated", cancelled_subscription()).topic == "subscription/updated"
+
+
+def test_a_charge_at_max_retries_must_be_in_error() -> None:
+    assert _parse("charge", "charge/max_retries_reached", charge_in_error()).resource_id == "580825303"
+    _bad("topic-disagrees", webhook_body("charge"), "charge/max_retries_reached")  # status success
+    # a failure with a retry still scheduled is a charge/failed, never the last one
+    _bad("topic-disagrees", charge_in_error(retry_date="2023-05-16T04:00:00+00:00"), "charge/max_retries_reached")
 
 
 # ------------------------------------------------------------------------------ alerts
 
 
 def test_alerts_for_cancellations_and_charges_at_max_retries_carry_ids_only() -> None:
-    subject, message = rules.alert(_parse("subscription", "subscription/cancelled")) or ("", "")
+    subject, message = rules.alert(_parse("subscription", "subscription/cancelled", cancelled_subscription())) or (
+        "",
+        "",
+    )
     assert subject == "Recharge subscription cancelled: subscription 153601366"
     assert json.loads(message) == {
         "source": "recharge",
@@ -254,7 +319,7 @@ def test_alerts_for_cancellations_and_charges_at_max_retries_carry_ids_only() ->
         "customer_id": "64962974",
         "updated_at": "2023-05-13T04:07:32.000000Z",
     }
-    subject, message = rules.alert(_parse("charge", "charge/max_retries_reached")) or ("", "")
+    subject, message = rules.alert(_parse("charge", "charge/max_retries_reached", charge_in_error())) or ("", "")
     assert "charge 580825303" in subject
     assert json.loads(message)["subscription_ids"] == ["153601366"]
     for text in (subject, message):

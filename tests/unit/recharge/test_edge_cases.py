@@ -11,6 +11,7 @@ import pytest
 
 from tests.unit.recharge.conftest import (
     OLD_SECRET,
+    PATH_TOKEN,
     SECRET,
     ReceiverFactory,
     Stack,
@@ -51,7 +52,7 @@ def _subscription_text(**replacements: str) -> bytes:
 def test_values_dynamodb_cannot_hold_are_quarantined_before_any_write(
     aws_stack: Stack, make_receiver: ReceiverFactory, body: bytes, reason: str
 ) -> None:
-    response = make_receiver().handle(signed_event(body, "subscription/cancelled"))
+    response = make_receiver().handle(signed_event(body, "subscription/updated"))
     assert response["statusCode"] == 200, response  # not a 5xx: Recharge would retry it 20 times in vain
     assert response_json(response) == {"status": "quarantined", "reason": reason}
     objects = aws_stack.objects()
@@ -97,6 +98,12 @@ def test_another_timestamp_beyond_the_calendar_is_kept_as_sent(
 # ------------------------------------------------------------------------------ sibling topics
 
 
+ALERTING_BODIES = {
+    "subscription": {"status": "cancelled", "cancelled_at": "2023-05-13T04:07:32+00:00"},
+    "charge": {"status": "error"},
+}
+
+
 @pytest.mark.parametrize(
     ("resource", "plain", "alerting", "alert"),
     [
@@ -105,7 +112,7 @@ def test_another_timestamp_beyond_the_calendar_is_kept_as_sent(
     ],
 )
 @pytest.mark.parametrize("alerting_first", [False, True])
-def test_an_alerting_topic_beside_another_topic_of_the_same_version_always_alerts(
+def test_an_alerting_topic_beside_another_topic_of_the_same_version_alerts_once(
     aws_stack: Stack,
     make_receiver: ReceiverFactory,
     resource: str,
@@ -114,31 +121,48 @@ def test_an_alerting_topic_beside_another_topic_of_the_same_version_always_alert
     alert: str,
     alerting_first: bool,
 ) -> None:
-    """A subscription/updated may arrive beside subscription/cancelled (charge/failed beside
-    charge/max_retries_reached) with the same updated_at, in either order: the alert must not depend on
-    which arrives first, nor on how the two bodies happen to hash (with the fixtures, charge/failed
-    hashes higher, so ordering by hash alone loses that alert)."""
+    """Recharge sends subscription/updated beside subscription/cancelled (charge/failed beside
+    charge/max_retries_reached) with the same body, in either order: the second is a duplicate (the
+    event id is the body's, never the topic's), the stored state is the same either way, and the alert
+    is published once, whichever arrives first."""
     receiver = make_receiver()
-    body = webhook_body(resource)
+    body = webhook_body(resource, dict(fixture_record(resource), **ALERTING_BODIES[resource]))
     topics = [alerting, plain] if alerting_first else [plain, alerting]
     outcomes = [response_json(receiver.handle(signed_event(body, topic)))["outcome"] for topic in topics]
-    assert outcomes == (["written", "stale"] if alerting_first else ["written", "written"])
+    assert outcomes == ["written", "duplicate"]
     assert [a["message"]["alert"] for a in aws_stack.alerts()] == [alert]
     table, key = {"subscription": ("subscriptions", "subscription_id"), "charge": ("charges", "charge_id")}[resource]
     item = aws_stack.item(table, {key: str(fixture_record(resource)["id"])})
     assert item is not None
-    assert item["last_topic"] == alerting
-    assert item["source_event_id"].startswith("2-")
+    assert item["last_topic"] == topics[0]  # the topic that first wrote this version
+    assert item["source_event_id"].startswith("c-")
+    assert item["status"] == ALERTING_BODIES[resource]["status"]
 
 
-def test_a_delete_still_wins_a_tie_with_an_alerting_topic(aws_stack: Stack, make_receiver: ReceiverFactory) -> None:
+def test_a_relabelled_delete_never_wins_and_a_real_delete_wins_its_tie(
+    aws_stack: Stack, make_receiver: ReceiverFactory
+) -> None:
     receiver = make_receiver()
-    body = webhook_body("subscription")
-    receiver.handle(signed_event(body, "subscription/deleted"))
-    assert response_json(receiver.handle(signed_event(body, "subscription/cancelled")))["outcome"] == "stale"
+    record = fixture_record("subscription")
+    captured = webhook_body("subscription", record)
+    assert response_json(receiver.handle(signed_event(captured, "subscription/updated")))["outcome"] == "written"
+    relabelled = response_json(receiver.handle(signed_event(captured, "subscription/deleted")))
+    assert relabelled == {"status": "quarantined", "reason": "topic-disagrees"}
+    item = aws_stack.item("subscriptions", {"subscription_id": "153601366"})
+    assert item is not None
+    assert item["deleted"] is False
+    # A delete whose deleted_at equals updated_at ties with the cancellation of that instant: the body of
+    # the delete shape orders first (d- > c-), whatever the arrival order.
+    cancelled = dict(record, **ALERTING_BODIES["subscription"])
+    deleted = webhook_body("subscription", dict(cancelled, deleted_at=record["updated_at"]))
+    assert response_json(receiver.handle(signed_event(deleted, "subscription/deleted")))["outcome"] == "written"
+    cancellation = webhook_body("subscription", cancelled)
+    assert response_json(receiver.handle(signed_event(cancellation, "subscription/cancelled")))["outcome"] == "stale"
     item = aws_stack.item("subscriptions", {"subscription_id": "153601366"})
     assert item is not None
     assert item["deleted"] is True
+    assert item["source_event_id"].startswith("d-")
+    assert aws_stack.alerts() == []  # a cancellation whose resource was deleted at that instant is not news
 
 
 # ------------------------------------------------------------------------------ secret cache age
@@ -150,15 +174,16 @@ def test_a_revoked_previous_secret_stops_working_within_the_cache_age(
     """The cache's age bound is what makes a revocation take effect without a redeploy: after a leak,
     the operator removes the AWSPREVIOUS label, and within ``max_age`` the leaked value is refused,
     even though no mismatch-driven refresh is allowed meanwhile."""
-    from common.secret_cache import CachedSecret
-
     secrets = aws_stack.secrets
-    secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": OLD_SECRET}))
-    secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": SECRET}))
+    for value in (OLD_SECRET, SECRET):
+        document = {"webhook_secret": value, "path_token": PATH_TOKEN}
+        secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=json.dumps(document))
     now = [5000.0]
     receiver = make_receiver()
-    cached = CachedSecret(secrets, aws_stack.secret_arn, max_age_seconds=300.0, clock=lambda: now[0])
-    receiver.secrets = app_classes.SecretRing(cached, refresh_interval=10**9, clock=lambda: now[0])
+    cached = app_classes.WebhookSecret(secrets, aws_stack.secret_arn, max_age_seconds=300.0, clock=lambda: now[0])
+    receiver.secrets = app_classes.SecretRing(
+        cached, refresh_interval=10**9, clock=lambda: now[0], grace_seconds=48 * 3600.0
+    )
     receiver.secrets.refresh()  # the one refresh allowed: no mismatch may refresh the cache in this test
     body = webhook_body("customer")
     assert receiver.handle(signed_event(body, "customer/updated", secret=OLD_SECRET))["statusCode"] == 200

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tests.unit.recharge.conftest import (
     OLD_SECRET,
+    PATH_TOKEN,
     RESOURCES,
     SECRET,
     ReceiverFactory,
@@ -23,6 +24,14 @@ from tests.unit.recharge.conftest import (
     signed_event,
     webhook_body,
 )
+
+FIXTURE_DAY = 1684000000.0  # 2023-05-13T17:46:40Z: the fixtures' updated_at are hours old, as on delivery
+CANCELLED = {"status": "cancelled", "cancelled_at": "2023-05-13T04:07:32+00:00"}
+
+
+def _document(webhook_secret: str) -> str:
+    return json.dumps({"webhook_secret": webhook_secret, "path_token": PATH_TOKEN})
+
 
 TABLE_OF = {"subscription": "subscriptions", "charge": "charges", "order": "invoices", "customer": "customers"}
 KEY_OF = {
@@ -48,7 +57,9 @@ def test_every_real_fixture_lands_in_the_lake_and_its_hot_store(
 ) -> None:
     body = webhook_body(resource)
     topic = f"{resource}/created"
-    response = make_receiver().handle(signed_event(body, topic, scheme=scheme, per_topic_url=per_topic_url))
+    # A legacy-only delivery counts only while its signed updated_at is within the replay window.
+    receiver = make_receiver(clock=lambda: FIXTURE_DAY) if scheme == "legacy" else make_receiver()
+    response = receiver.handle(signed_event(body, topic, scheme=scheme, per_topic_url=per_topic_url))
     assert response["statusCode"] == 200, response
     record = fixture_record(resource)
     assert response_json(response) == {
@@ -67,7 +78,7 @@ def test_every_real_fixture_lands_in_the_lake_and_its_hot_store(
     item = aws_stack.item(TABLE_OF[resource], KEY_OF[resource](str(record["id"])))
     assert item is not None
     assert item["source_updated_at"].startswith("2023-05-13T04:")
-    assert item["source_event_id"].startswith("1-")
+    assert item["source_event_id"].startswith("c-")
     assert item["last_topic"] == topic
     assert aws_stack.item_count() == 1
 
@@ -82,7 +93,7 @@ def test_a_base64_body_is_decoded_before_the_signature_check(aws_stack: Stack, m
 def test_duplicates_and_late_deliveries_keep_the_newest_state(aws_stack: Stack, make_receiver: ReceiverFactory) -> None:
     receiver = make_receiver()
     record = fixture_record("subscription")
-    newer = webhook_body("subscription", dict(record, status="cancelled", updated_at="2023-06-01T00:00:00+00:00"))
+    newer = webhook_body("subscription", dict(record, **CANCELLED, updated_at="2023-06-01T00:00:00+00:00"))
     older = webhook_body("subscription", record)
     assert response_json(receiver.handle(signed_event(newer, "subscription/cancelled")))["outcome"] == "written"
     assert response_json(receiver.handle(signed_event(newer, "subscription/cancelled")))["outcome"] == "duplicate"
@@ -98,11 +109,15 @@ def test_a_delete_marks_the_item(aws_stack: Stack, make_receiver: ReceiverFactor
     receiver = make_receiver()
     body = webhook_body("charge")
     receiver.handle(signed_event(body, "charge/updated"))
-    assert response_json(receiver.handle(signed_event(body, "charge/deleted")))["outcome"] == "written"
+    relabelled = response_json(receiver.handle(signed_event(body, "charge/deleted")))
+    assert relabelled == {"status": "quarantined", "reason": "topic-disagrees"}
+    deleted = webhook_body("charge", dict(fixture_record("charge"), deleted_at="2023-05-13T05:00:00+00:00"))
+    assert response_json(receiver.handle(signed_event(deleted, "charge/deleted")))["outcome"] == "written"
     item = aws_stack.item("charges", {"charge_id": "580825303"})
     assert item is not None
     assert item["deleted"] is True
     assert item["last_topic"] == "charge/deleted"
+    assert item["source_updated_at"] == "2023-05-13T05:00:00.000000Z"  # deleted_at, later than updated_at
 
 
 # ------------------------------------------------------------------------------ refused deliveries
@@ -282,19 +297,17 @@ class CountingSecrets:
 def test_rotation_accepts_the_previous_secret_during_the_overlap(
     aws_stack: Stack, make_receiver: ReceiverFactory
 ) -> None:
-    aws_stack.secrets.put_secret_value(
-        SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": OLD_SECRET})
-    )
-    aws_stack.secrets.put_secret_value(
-        SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": SECRET})
-    )
+    aws_stack.secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=_document(OLD_SECRET))
+    aws_stack.secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=_document(SECRET))
     receiver = make_receiver()
     body = webhook_body("customer")
     assert receiver.handle(signed_event(body, "customer/updated", secret=SECRET))["statusCode"] == 200
     assert receiver.handle(signed_event(body, "customer/updated", secret=OLD_SECRET))["statusCode"] == 200
-    aws_stack.secrets.put_secret_value(
-        SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": "third"})
-    )
+    # Past the grace period (PreviousSecretGraceHours after the current version was created) it is refused.
+    receiver.secrets._wall_clock = lambda: time.time() + 48 * 3600 + 60
+    assert receiver.handle(signed_event(body, "customer/updated", secret=OLD_SECRET))["statusCode"] == 401
+    assert receiver.handle(signed_event(body, "customer/updated", secret=SECRET))["statusCode"] == 200
+    aws_stack.secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=_document("third"))
     fresh = make_receiver()
     assert fresh.handle(signed_event(body, "customer/updated", secret=OLD_SECRET))["statusCode"] == 401
     assert fresh.handle(signed_event(body, "customer/updated", secret=SECRET))["statusCode"] == 200
@@ -310,9 +323,7 @@ def test_a_rotation_after_caching_is_picked_up_but_forgeries_cannot_force_reread
     body = webhook_body("subscription")
     assert receiver.handle(signed_event(body, "subscription/updated"))["statusCode"] == 200
     reads = counting.calls
-    aws_stack.secrets.put_secret_value(
-        SecretId=aws_stack.secret_arn, SecretString=json.dumps({"webhook_secret": "new-one"})
-    )
+    aws_stack.secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=_document("new-one"))
     # signed with the new secret: the cached value does not match, the cache is refreshed once, it passes
     assert receiver.handle(signed_event(body, "subscription/updated", secret="new-one"))["statusCode"] == 200
     assert counting.calls > reads
@@ -330,8 +341,10 @@ def test_a_rotation_after_caching_is_picked_up_but_forgeries_cannot_force_reread
 
 def test_cancellations_and_max_retries_publish_id_only_alerts(aws_stack: Stack, make_receiver: ReceiverFactory) -> None:
     receiver = make_receiver()
-    receiver.handle(signed_event(webhook_body("subscription"), "subscription/cancelled", per_topic_url=True))
-    receiver.handle(signed_event(webhook_body("charge"), "charge/max_retries_reached"))
+    cancelled = webhook_body("subscription", dict(fixture_record("subscription"), **CANCELLED))
+    receiver.handle(signed_event(cancelled, "subscription/cancelled", per_topic_url=True))
+    in_error = webhook_body("charge", dict(fixture_record("charge"), status="error"))
+    receiver.handle(signed_event(in_error, "charge/max_retries_reached"))
     receiver.handle(signed_event(webhook_body("charge"), "charge/failed"))
     alerts = aws_stack.alerts()
     assert sorted(a["message"]["alert"] for a in alerts) == ["charge-max-retries", "subscription-cancelled"]
@@ -348,12 +361,36 @@ def test_alerts_follow_the_version_rules(aws_stack: Stack, make_receiver: Receiv
     record = fixture_record("subscription")
     newer = webhook_body("subscription", dict(record, updated_at="2024-01-01T00:00:00Z"))
     receiver.handle(signed_event(newer, "subscription/updated"))
-    receiver.handle(signed_event(webhook_body("subscription"), "subscription/cancelled"))  # older than stored
+    stale = webhook_body("subscription", dict(record, **CANCELLED))
+    receiver.handle(signed_event(stale, "subscription/cancelled"))  # older than stored
     assert aws_stack.alerts() == []  # a stale cancellation is not news
-    cancel = webhook_body("subscription", dict(record, updated_at="2024-02-01T00:00:00Z"))
+    cancel = webhook_body("subscription", dict(record, **CANCELLED, updated_at="2024-02-01T00:00:00Z"))
     receiver.handle(signed_event(cancel, "subscription/cancelled"))
-    receiver.handle(signed_event(cancel, "subscription/cancelled"))  # a retry: published again (at least once)
-    assert len(aws_stack.alerts()) == 2
+    receiver.handle(signed_event(cancel, "subscription/cancelled"))  # a duplicate: not published again
+    receiver.handle(signed_event(cancel, "subscription/updated"))  # the sibling topic: no alert of its own
+    assert len(aws_stack.alerts()) == 1
+
+
+def test_a_retry_after_a_failed_publish_publishes(
+    aws_stack: Stack, make_receiver: ReceiverFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [time.time()]
+    receiver = make_receiver(clock=lambda: now[0])
+    cancel = webhook_body("subscription", dict(fixture_record("subscription"), **CANCELLED))
+    event = signed_event(cancel, "subscription/cancelled", timestamp=int(now[0]))
+    throttled = ClientError({"Error": {"Code": "Throttled"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "Publish")
+    with monkeypatch.context() as patch:
+        patch.setattr(receiver.sns, "publish", lambda **_: (_ for _ in ()).throw(throttled))
+        assert receiver.handle(event)["statusCode"] == 503
+    assert aws_stack.alerts() == []
+    assert receiver.handle(event)["statusCode"] == 200  # within the claim: another delivery may be publishing
+    assert aws_stack.alerts() == []
+    now[0] += receiver.settings.alert_claim_seconds + 1  # Recharge's retry comes minutes later
+    assert receiver.handle(event)["statusCode"] == 200
+    assert len(aws_stack.alerts()) == 1
+    now[0] += 3600
+    assert receiver.handle(event)["statusCode"] == 200
+    assert aws_stack.alerts() == []  # published and marked: never again
 
 
 def test_no_alerts_without_a_topic(aws_stack: Stack, make_receiver: ReceiverFactory) -> None:
@@ -375,10 +412,11 @@ def test_logs_never_contain_a_body_a_secret_or_a_signature(
     receiver = make_receiver()
     marker = "kozakevich_k@example.com"
     body = webhook_body("subscription", dict(fixture_record("subscription"), product_title=marker))
-    good = signed_event(body, "subscription/cancelled")
-    forged = signed_event(body, "subscription/cancelled", secret="forged")
+    good = signed_event(body, "subscription/updated")
+    forged = signed_event(body, "subscription/updated", secret="forged")
+    probe = signed_event(body, "subscription/updated", token=PATH_TOKEN[:-1] + "x")
     with caplog.at_level("DEBUG", logger=logger.name):  # the handler's own logger, at its most verbose
-        for event in (good, forged, signed_event(b"\xff" + body, "subscription/updated", base64_body=True)):
+        for event in (good, forged, probe, signed_event(b"\xff" + body, "subscription/updated", base64_body=True)):
             receiver.handle(event)
     # every record as the function writes it: Powertools' JSON with all its extra keys
     records = [record for record in caplog.records if record.name == logger.name]
@@ -387,8 +425,11 @@ def test_logs_never_contain_a_body_a_secret_or_a_signature(
     assert "delivery refused: signature" in logged
     assert "delivery quarantined" in logged
     assert '"reason":"mismatch"' in logged
+    assert "request refused: path token" in logged
     for secret_thing in (
         SECRET,
+        PATH_TOKEN,
+        PATH_TOKEN[:-1] + "x",
         marker,
         good["headers"]["x-recharge-hmac-sha256"],
         good["headers"]["x-recharge-webhook-signature"].split("v1=")[1],

@@ -37,11 +37,14 @@ def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def test_both_routes_take_any_method_to_the_function_with_payload_2(template: dict[str, Any]) -> None:
+def test_the_token_routes_and_default_take_any_method_to_the_function_with_payload_2(
+    template: dict[str, Any],
+) -> None:
     routes = _of_type(template, "AWS::ApiGatewayV2::Route")
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
-        "ANY /recharge/webhooks",
-        "ANY /recharge/webhooks/{resource}/{event}",
+        "ANY /recharge/webhooks/{token}",
+        "ANY /recharge/webhooks/{token}/{resource}/{event}",
+        "$default",  # every other path reaches the handler (404, counted) on its own quota
     }
     (integration_id, integration), *_ = _of_type(template, "AWS::ApiGatewayV2::Integration").items()
     assert all(r["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{integration_id}}}"} for r in routes.values())
@@ -54,8 +57,15 @@ def test_both_routes_take_any_method_to_the_function_with_payload_2(template: di
 def test_stage_throttles_and_logs_json_without_headers(template: dict[str, Any]) -> None:
     (stage,) = _of_type(template, "AWS::ApiGatewayV2::Stage").values()
     settings = stage["Properties"]["DefaultRouteSettings"]
-    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
-    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert settings["ThrottlingRateLimit"] == {"Ref": "UnmatchedThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "UnmatchedThrottlingBurstLimit"}
+    per_route = stage["Properties"]["RouteSettings"]
+    routes = {r["Properties"]["RouteKey"] for r in _of_type(template, "AWS::ApiGatewayV2::Route").values()}
+    assert set(per_route) == routes - {"$default"}  # each webhook route its own quota
+    for route in per_route.values():
+        assert route["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+        assert route["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert set(stage["DependsOn"]) == set(_of_type(template, "AWS::ApiGatewayV2::Route"))
     log_format = stage["Properties"]["AccessLogSettings"]["Format"]
     fields = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", log_format))
     assert {"requestId", "status", "routeKey", "integrationLatency"} <= set(fields)
@@ -117,8 +127,7 @@ def test_the_role_reaches_only_its_tables_prefixes_secret_and_topic(template: di
 def test_the_invoke_permission_is_scoped_to_this_api(template: dict[str, Any]) -> None:
     (permission,) = _of_type(template, "AWS::Lambda::Permission").values()
     source = permission["Properties"]["SourceArn"]["Fn::Sub"]
-    assert "${HttpApi}/" in source
-    assert source.endswith("/recharge/webhooks*")
+    assert source.endswith(":${HttpApi}/*")  # this API only, its $default route included
     assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
 
 
@@ -141,10 +150,45 @@ def test_alarms_notify_the_alerts_topic_and_have_runbooks(template: dict[str, An
         "recharge-webhook-signature-failures",
         "recharge-webhook-latency",
         "recharge-webhook-quarantine",
+        "recharge-webhook-4xx",
+        "recharge-webhook-429",
     }
     rate = alarms["SignatureFailuresAlarm"]["Properties"]["Metrics"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in rate if "MetricStat" in m}
     assert names == {"SignatureRejected", "SignatureAccepted"}  # the handler's own metric names
+    throttled = alarms["ThrottledRequestsAlarm"]["Properties"]["Metrics"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in throttled if "MetricStat" in m}
+    assert names == {"4xx", "Answered4xx"}
+
+
+def test_the_security_parameters_default_to_the_strict_side(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["RechargeRequireTimestampedSignature"]["Default"] == "true"
+    assert parameters["PreviousSecretGraceHours"]["Default"] == 48
+    assert parameters["EdgeFront"]["Default"] == "disabled"
+    variables = template["Resources"]["RechargeWebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REQUIRE_TIMESTAMPED_SIGNATURE"] == {"Ref": "RechargeRequireTimestampedSignature"}
+    assert variables["PREVIOUS_SECRET_GRACE_HOURS"] == {"Ref": "PreviousSecretGraceHours"}
+    for environment in ("staging", "prod"):
+        values = {
+            p["ParameterKey"]: p["ParameterValue"]
+            for p in json.loads(
+                (REPO_ROOT / "ci" / "environments" / environment / "recharge" / "webhook.json").read_text()
+            )
+        }
+        assert values["RechargeRequireTimestampedSignature"] == "true"
+    edge = [name for name, body in template["Resources"].items() if body.get("Condition") == "HasEdgeFront"]
+    assert sorted(edge) == ["EdgeDistribution", "EdgeWebAcl"]
+    assert template["Outputs"]["RechargeWebhookEdgeUrl"]["Condition"] == "HasEdgeFront"
+    waf = template["Resources"]["EdgeWebAcl"]["Properties"]
+    assert waf["Rules"][0]["Statement"]["RateBasedStatement"] == {
+        "Limit": {"Ref": "EdgeRateLimitPer5Minutes"},
+        "AggregateKeyType": "IP",
+    }
+
+
+def test_no_output_carries_the_path_token(template: dict[str, Any]) -> None:
+    assert "path_token" not in json.dumps(template["Outputs"]).replace("{path_token}", "").replace("<path_token>", "")
 
 
 def test_the_webhook_url_output_is_what_the_local_cloud_publishes(template: dict[str, Any]) -> None:
@@ -159,6 +203,7 @@ def _deployments() -> list[tuple[Any, dict[str, str]]]:
         pairs.append((stack.template_path, values))
         without_alerts = dict(values, BusinessAlertsTopicArn="", BusinessAlertsKmsKeyArn="")
         pairs.append((stack.template_path, without_alerts))  # the optional wiring off
+        pairs.append((stack.template_path, dict(values, EdgeFront="enabled")))  # the CloudFront + WAF front on
     return pairs
 
 

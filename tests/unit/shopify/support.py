@@ -23,6 +23,9 @@ TABLES = {
     "abandoned_carts": "acme-test-abandoned-carts",
 }
 SHOP = "example.myshopify.com"
+# The partner event source the processors accept: the local environment's (ci/environments/local/shopify/
+# eventbridge-rules.json PartnerEventSourceName), so envelopes made here also pass the local bus's rules.
+EVENT_SOURCE = "aws.partner/shopify.com/1234567/acme-local"
 SECRET_NAME = "acme/test/ShopifyAdminApiSecret"
 _TEMPLATE_TABLES = {"orders": "OrdersTable", "customers": "CustomersTable", "abandoned_carts": "AbandonedCartsTable"}
 _ids = itertools.count(1)
@@ -43,6 +46,7 @@ def environment(secret_arn: str = "", base_url: str = "") -> dict[str, str]:
         "SHOPIFY_ADMIN_API_SECRET_ARN": secret_arn or SECRET_NAME,
         "SHOPIFY_API_VERSION": "2026-10",
         "SHOPIFY_ADMIN_BASE_URL": base_url,
+        "SHOPIFY_EVENT_SOURCE": EVENT_SOURCE,
     }
 
 
@@ -132,6 +136,7 @@ def envelope(
     shop: str = SHOP,
     lowercase: bool = False,
     webhook_id: str | None = None,
+    source: str = EVENT_SOURCE,
 ) -> dict[str, Any]:
     """An EventBridge event as Shopify's partner source sends it (or its Events-system casing)."""
     event_id = event_id or f"evt-{next(_ids):08d}"
@@ -151,7 +156,7 @@ def envelope(
         "version": "0",
         "id": f"envelope-{event_id}",
         "detail-type": "shopifyWebhook",
-        "source": "aws.partner/shopify.com/1234567/acme-test",
+        "source": source,
         "account": "123456789012",
         "time": "2024-09-26T06:51:36Z",
         "region": "us-east-1",
@@ -167,6 +172,12 @@ def lake_objects(session: Any, prefix: str = "") -> dict[str, bytes]:
         for entry in page.get("Contents", []):
             found[entry["Key"]] = s3.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read()
     return found
+
+
+def clear_lake(session: Any) -> None:
+    s3 = session.client("s3", region_name="us-east-1")
+    for key in lake_objects(session):
+        s3.delete_object(Bucket=BUCKET, Key=key)
 
 
 def table_items(session: Any, table: str, *, volatile: bool = False) -> list[dict[str, Any]]:

@@ -50,6 +50,14 @@ def _text(node: Any) -> str:
     return json.dumps(node, sort_keys=True)
 
 
+def _pattern(template: dict[str, Any], rule: str, source: str = support.EVENT_SOURCE) -> EventPattern:
+    """The rule's pattern as deployed with PartnerEventSourceName = ``source``."""
+    text = _text(_resources(template)[rule]["Properties"]["EventPattern"])
+    resolved = text.replace(_text({"Ref": "PartnerEventSourceName"}), json.dumps(source))
+    assert "Ref" not in resolved
+    return EventPattern.load(resolved)
+
+
 @pytest.mark.parametrize("rule", sorted(WIRING))
 def test_rule_targets_its_processor_with_retries_and_its_dlq(template: dict[str, Any], rule: str) -> None:
     function, dlq, _, _ = WIRING[rule]
@@ -81,7 +89,7 @@ def test_rule_targets_its_processor_with_retries_and_its_dlq(template: dict[str,
 
 @pytest.mark.parametrize("rule", sorted(WIRING))
 def test_rule_patterns_route_exactly_the_processor_topics(template: dict[str, Any], rule: str) -> None:
-    pattern = EventPattern.load(json.dumps(_resources(template)[rule]["Properties"]["EventPattern"]))
+    pattern = _pattern(template, rule)
     owner = ENTITY_OF_RULE[rule]
     topics = [*se.TOPICS, "fulfillment_events/create", "fulfillment_orders/cancelled", "bulk_operations/finish"]
     for topic in topics:
@@ -93,6 +101,43 @@ def test_rule_patterns_route_exactly_the_processor_topics(template: dict[str, An
                 entity = None
             expected = entity is not None and ("carts" if entity == "checkouts" else entity) == owner
             assert pattern.matches_event(event) is expected, (rule, topic, lowercase)
+
+
+FOREIGN_SOURCES = [
+    "aws.partner/shopify.com/7654321/another-app",  # another Shopify app's partner source
+    "aws.partner/shopify.com/1234567/acme-local-evil",  # a prefix of it is not it
+    "aws.partner/shopify.com/1234567",
+    "AWS.PARTNER/SHOPIFY.COM/1234567/ACME-LOCAL",  # EventBridge compares sources exactly
+    "shopify.com/webhooks",
+    "custom.attacker",
+    "",
+]
+
+
+@pytest.mark.parametrize("rule", sorted(WIRING))
+@pytest.mark.parametrize("source", FOREIGN_SOURCES)
+def test_rules_ignore_events_of_any_other_source(template: dict[str, Any], rule: str, source: str) -> None:
+    """Rules match only the partner event source: a principal with events:PutEvents on a custom bus
+    cannot reach a processor (and so cannot tombstone an order) with another source."""
+    pattern = _pattern(template, rule)
+    owner = next(
+        t for t in se.TOPICS if ("carts" if se.TOPICS[t][0] == "checkouts" else se.TOPICS[t][0]) == ENTITY_OF_RULE[rule]
+    )
+    event = support.envelope(owner, {"id": 1}, source=source)
+    assert not pattern.matches_event(event)
+    assert pattern.matches_event(support.envelope(owner, {"id": 1}))
+    no_source = {k: v for k, v in support.envelope(owner, {"id": 1}).items() if k != "source"}
+    assert not pattern.matches_event(no_source)
+
+
+def test_the_processors_and_the_outputs_name_the_same_source(template: dict[str, Any]) -> None:
+    resources = _resources(template)
+    for function, _, _, _ in WIRING.values():
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["SHOPIFY_EVENT_SOURCE"] == {"Ref": "PartnerEventSourceName"}, function
+    for rule in WIRING:
+        assert resources[rule]["Properties"]["EventPattern"]["source"] == [{"Ref": "PartnerEventSourceName"}]
+    assert template["Outputs"]["ShopifyEventSource"]["Value"] == {"Ref": "PartnerEventSourceName"}
 
 
 @pytest.mark.parametrize("rule", sorted(WIRING))
@@ -171,11 +216,15 @@ def test_the_bus_is_the_partner_bus_in_prod_and_a_custom_bus_locally() -> None:
     from platformctl.params import read_parameter_file
 
     stack = load_manifest().select("shopify", "eventbridge-rules")[0]
-    local = read_parameter_file(stack.parameter_file("local"))
-    prod = read_parameter_file(stack.parameter_file("prod"))
-    assert local["PartnerEventSourceName"] == ""
+    local = {**read_parameter_file(stack.settings_file("local")), **read_parameter_file(stack.parameter_file("local"))}
+    prod = {**read_parameter_file(stack.settings_file("prod")), **read_parameter_file(stack.parameter_file("prod"))}
+    # Locally a custom bus, whose rules still require a partner-shaped source (the one tests and the demo use).
+    assert (local["PartnerEventSourceName"], local["UsePartnerBus"]) == (support.EVENT_SOURCE, "false")
     assert local["ShopifyAdminBaseUrl"] == "{{local:simulators.shopify}}"
     assert re.fullmatch(r"aws\.partner/shopify\.com/[^/]+/[^/]+", prod["PartnerEventSourceName"])
+    assert prod["UsePartnerBus"] == "true"
+    staging = read_parameter_file(stack.parameter_file("staging"))
+    assert staging["UsePartnerBus"] == "true"
     assert prod["ShopifyAdminBaseUrl"] == ""
     bus = load_template(TEMPLATE)["Resources"]["EventBus"]["Properties"]
     assert bus["EventSourceName"] == {

@@ -96,6 +96,8 @@ def handlers(s3: Any, simulator: ShopifyAdminSimulator, monkeypatch: pytest.Monk
         "GZIP_LEVEL": "6",
         "PART_TARGET_MIB": "8",
         "STEP_SAFETY_SECONDS": "5",
+        # The simulator serves the result files on its own http://127.0.0.1 origin, as the local stack says.
+        "BULK_RESULT_HOSTS": simulator.url,
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

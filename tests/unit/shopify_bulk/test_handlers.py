@@ -214,8 +214,9 @@ def test_decisions_on_real_responses(handlers: Handlers, relative: str, decision
     result = handlers("bulk_poll").decide(BulkOperation.from_api(node))
     assert result["decision"] == decision
     assert isinstance(result["object_count"], int)
+    assert "http" not in json.dumps(result), "no result URL leaves the poll function"
+    assert result["has_result"] is (decision != "wait")
     if decision == "download_partial":
-        assert result["download_url"] == node["partialDataUrl"]
         assert result["partial"] is True
         assert result["error"] == "BulkOperationFailedPartialData"
 
@@ -298,9 +299,9 @@ def test_a_complete_run_lands_parts_manifest_and_watermark(
     keys = [part["key"] for entry in document["types"].values() for part in entry["parts"]]
     assert all(k.startswith("raw/shopify/bulk/") and f"/run={run['run_id']}/part-" in k for k in keys)
     body = read_gzip_parts(s3, keys)
-    assert sorted(body.splitlines()) == sorted(
-        __import__("requests").get(result["url"], timeout=10).content.splitlines()
-    )
+    url = handlers("bulk_download").result_url(run["operation_id"], False)
+    assert sorted(body.splitlines()) == sorted(__import__("requests").get(url, timeout=10).content.splitlines())
+    assert simulator.state.counters["result_requests_with_credentials"] == 0, "the result is read without a token"
     assert read_watermark(s3, BUCKET) == datetime(2025, 7, 1, tzinfo=UTC)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"metadata/shopify/bulk/run={run['run_id']}/checkpoints/")
     assert listed.get("KeyCount", 0) == 0, "checkpoints are deleted when the run is done"
@@ -365,39 +366,39 @@ def test_a_backfill_after_a_gap_leaves_the_watermark_where_it_was(
 
 def test_nothing_matched_is_an_empty_complete_run(handlers: Handlers, s3: Any) -> None:
     run = {"operation_id": "gid://shopify/BulkOperation/77", "run_id": "77", "window": BACKFILL, "options": {}}
-    result = {"status": "COMPLETED", "download_url": None, "partial": False, "object_count": 0, "root_object_count": 0}
+    result = {"status": "COMPLETED", "has_result": False, "partial": False, "object_count": 0, "root_object_count": 0}
     final, _ = download_all(handlers, run, result)
     assert final["done"]
     assert final["objects"] == 0
     assert manifest(s3, "77")["types"] == {}
 
 
-def test_an_expired_url_is_refreshed_through_poll(
+def test_an_expired_url_is_signed_again_for_the_next_step(
     handlers: Handlers, simulator: ShopifyAdminSimulator, s3: Any
 ) -> None:
     simulator.state.configure(expire_url_after_bytes=1_500_000, orders=800)
     run = export(handlers, BACKFILL)
     result = poll_until_decided(handlers, simulator, run)
-    refreshed: list[str] = []
+    refreshed: list[dict[str, Any]] = []
 
     def refresh() -> dict[str, Any]:
-        fresh = poll(handlers, run)
-        refreshed.append(fresh["download_url"])
-        return fresh
+        refreshed.append(poll(handlers, run))
+        return refreshed[-1]
 
     _, steps = download_all(handlers, run, result, refresh=refresh)
     assert len(refreshed) == 1
-    assert refreshed[0] != result["download_url"]
+    assert simulator.state.counters["urls_issued"] == 2, "the next step asked bulkOperation for a new URL"
     assert steps == 2
     assert manifest(s3, run["run_id"])["counts_match"]
     assert simulator.state.counters["expired_url_requests"] >= 1
 
 
 def test_a_url_refused_again_and_again_fails_the_run(handlers: Handlers, simulator: ShopifyAdminSimulator) -> None:
-    run = {"operation_id": "gid://shopify/BulkOperation/78", "run_id": "78", "window": BACKFILL, "options": {}}
-    result = {"status": "COMPLETED", "download_url": f"{simulator.url}/_results/unknown/x.jsonl", "partial": False}
+    run = export(handlers, BACKFILL)
+    result = poll_until_decided(handlers, simulator, run)
+    simulator.state.configure(result_url=f"{simulator.url}/_results/unknown/x.jsonl")
     with pytest.raises(ResultUrlRejectedError, match="refused 3 times"):
-        download_all(handlers, run, result, refresh=lambda: result)
+        download_all(handlers, run, result, refresh=lambda: poll(handlers, run))
 
 
 def test_a_repeated_final_step_returns_the_finished_run(

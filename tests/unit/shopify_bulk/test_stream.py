@@ -19,6 +19,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from common.shopify_bulk import ResultUrlPolicy, describe_origin
 from common.shopify_bulk_stream import (
     UNTYPED,
     BulkSplitter,
@@ -44,6 +45,11 @@ BULK_FIXTURES = (
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def _reader(url: str, **options: Any) -> ResultReader:
+    """A reader of a local test server's result: its http://127.0.0.1 origin is allowed, as locally."""
+    return ResultReader(requests.Session(), url, policy=ResultUrlPolicy.from_setting(describe_origin(url)), **options)
+
+
 def serve(simulator: ShopifyAdminSimulator, data: bytes, *, cut_after: int | None = None) -> str:
     """A result URL on the simulator for ``data`` (Range support, expiry and cuts like a bulk result)."""
     path = simulator.state.work_dir / f"served-{secrets.token_hex(4)}.jsonl"
@@ -66,7 +72,7 @@ def download(
     steps = 0
     while True:
         splitter = BulkSplitter.restore(s3, BUCKET, blob) if blob else BulkSplitter(s3, BUCKET, run_id, settings)
-        reader = ResultReader(requests.Session(), url(), chunk_bytes=64 * 1024, sleep=lambda _: None)
+        reader = _reader(url(), chunk_bytes=64 * 1024, sleep=lambda _: None)
         outcome = run_step(reader, splitter, lambda n: step_bytes is not None and n >= step_bytes)
         steps += 1
         if outcome == "eof":
@@ -294,15 +300,15 @@ def test_a_retried_final_step_after_completion_changes_nothing(
     """The final step completes the uploads, then its answer is lost and Step Functions runs it again."""
     url = serve(simulator, b"".join(line + b"\n" for line in big_shop))
     splitter = BulkSplitter(s3, BUCKET, "300", SMALL)
-    assert run_step(ResultReader(requests.Session(), url), splitter, lambda n: n >= 1_000_000) == "budget"
+    assert run_step(_reader(url), splitter, lambda n: n >= 1_000_000) == "budget"
     blob = splitter.checkpoint()
     splitter.close()
     first = BulkSplitter.restore(s3, BUCKET, blob)
-    assert run_step(ResultReader(requests.Session(), url), first, lambda n: False) == "eof"
+    assert run_step(_reader(url), first, lambda n: False) == "eof"
     first.finish()
     before = objects_by_folder(s3, "300")
     again = BulkSplitter.restore(s3, BUCKET, blob)  # the same input as the lost attempt
-    assert run_step(ResultReader(requests.Session(), url), again, lambda n: False) == "eof"
+    assert run_step(_reader(url), again, lambda n: False) == "eof"
     again.finish()
     assert objects_by_folder(s3, "300") == before
     assert again.objects == len(big_shop)
@@ -317,19 +323,19 @@ def test_a_failed_middle_step_is_redone_from_its_checkpoint(
     download(s3, lambda: url, "400")
     reference = objects_by_folder(s3, "400")
     splitter = BulkSplitter(s3, BUCKET, "401", SMALL)
-    run_step(ResultReader(requests.Session(), url), splitter, lambda n: n >= 500_000)
+    run_step(_reader(url), splitter, lambda n: n >= 500_000)
     blob = splitter.checkpoint()
     splitter.close()
     doomed = BulkSplitter.restore(s3, BUCKET, blob)
-    run_step(ResultReader(requests.Session(), url), doomed, lambda n: n >= 900_000)
+    run_step(_reader(url), doomed, lambda n: n >= 900_000)
     doomed.uploader.drain()  # parts of the doomed attempt reached S3; then it died without a checkpoint
     doomed.close()
     retry = BulkSplitter.restore(s3, BUCKET, blob)
-    assert run_step(ResultReader(requests.Session(), url), retry, lambda n: n >= 300_000) == "budget"
+    assert run_step(_reader(url), retry, lambda n: n >= 300_000) == "budget"
     blob = retry.checkpoint()
     retry.close()
     last = BulkSplitter.restore(s3, BUCKET, blob)
-    assert run_step(ResultReader(requests.Session(), url), last, lambda n: False) == "eof"
+    assert run_step(_reader(url), last, lambda n: False) == "eof"
     last.finish()
     assert objects_by_folder(s3, "401") == reference
 
@@ -360,7 +366,7 @@ def test_a_dropped_connection_resumes_with_range(
     simulator.state.configure(cut_after_bytes=700_001)
     url = serve(simulator, data)
     splitter = BulkSplitter(s3, BUCKET, "601", SMALL)
-    reader = ResultReader(requests.Session(), url, chunk_bytes=64 * 1024, sleep=lambda _: None)
+    reader = _reader(url, chunk_bytes=64 * 1024, sleep=lambda _: None)
     assert run_step(reader, splitter, lambda n: False) == "eof"
     splitter.finish()
     assert reader.reconnects >= 1
@@ -375,14 +381,14 @@ def test_an_expired_url_stops_the_step_at_a_line_end(
     download(s3, lambda: serve(simulator, data), "700")
     expiring = serve(simulator, data, cut_after=800_000)
     splitter = BulkSplitter(s3, BUCKET, "701", SMALL)
-    reader = ResultReader(requests.Session(), expiring, chunk_bytes=64 * 1024, sleep=lambda _: None)
+    reader = _reader(expiring, chunk_bytes=64 * 1024, sleep=lambda _: None)
     outcome = run_step(reader, splitter, lambda n: False)
     assert outcome == "url_expired"
     assert 700_000 < splitter.offset <= 800_000
     assert data[splitter.offset - 1 : splitter.offset] == b"\n"
     restored = BulkSplitter.restore(s3, BUCKET, splitter.checkpoint())
     fresh = serve(simulator, data)  # what poll hands out after the refresh
-    assert run_step(ResultReader(requests.Session(), fresh), restored, lambda n: False) == "eof"
+    assert run_step(_reader(fresh), restored, lambda n: False) == "eof"
     restored.finish()
     assert objects_by_folder(s3, "701") == objects_by_folder(s3, "700")
 
@@ -536,7 +542,7 @@ def _streamed_peak(simulator: ShopifyAdminSimulator, path: Path, settings: Strea
     tracemalloc.start()
     try:
         splitter = BulkSplitter(s3, BUCKET, "1000", settings)  # type: ignore[arg-type]
-        assert run_step(ResultReader(requests.Session(), url), splitter, lambda n: False) == "eof"
+        assert run_step(_reader(url), splitter, lambda n: False) == "eof"
         splitter.finish()
         splitter.close()
         _, peak = tracemalloc.get_traced_memory()

@@ -46,13 +46,82 @@ def _deployments() -> list[tuple[Path, dict[str, str]]]:
 
 def test_the_local_environment_uses_the_simulator_and_short_waits() -> None:
     stack = load_manifest().select("shopify", "bulk-workflow")[0]
-    local = check_parameters(stack, "local").file_values
-    prod = check_parameters(stack, "prod").file_values
+    local = check_parameters(stack, "local").values
+    prod = check_parameters(stack, "prod").values
     assert local["ShopifyAdminBaseUrl"] == "{{local:simulators.shopify}}"
     assert prod["ShopifyAdminBaseUrl"] == ""
     assert int(local["PollIntervalSeconds"]) <= 2
     assert int(local["RetryIntervalSeconds"]) <= 2
     assert int(prod["PollIntervalSeconds"]) >= 30
+    # Results come only from Shopify's storage (https) in AWS; locally also from the simulator's own origin.
+    assert local["BulkResultHosts"] == "{{local:simulators.shopify}}"
+    for environment in ("staging", "prod"):
+        hosts = check_parameters(stack, environment).file_values["BulkResultHosts"]
+        assert "http://" not in hosts, environment
+        common.shopify_bulk.ResultUrlPolicy.from_setting(hosts)  # valid entries
+
+
+def _paths(node: Any) -> list[str]:
+    """Every key and string value of an ASL node, recursively (Parameters, ResultSelector, Result ...)."""
+    if isinstance(node, dict):
+        return [text for key, value in node.items() for text in (str(key), *_paths(value))]
+    if isinstance(node, list):
+        return [text for value in node for text in _paths(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_no_state_passes_or_names_a_result_url(definition: dict[str, Any]) -> None:
+    """The signed result URL never enters Step Functions: no state selects, passes or records it (the
+    poll returns none and the download reads it from bulkOperation(id:) itself)."""
+    for name, state in definition["States"].items():
+        texts = [
+            t
+            for key in (
+                "Parameters",
+                "ResultSelector",
+                "Result",
+                "OutputPath",
+                "InputPath",
+                "ItemsPath",
+                "ErrorPath",
+                "CausePath",
+            )
+            for t in _paths(state.get(key))
+        ]
+        texts += [str(state.get("ResultPath") or "")]
+        for text in texts:
+            lowered = text.lower()
+            assert not re.search(r"(^|[._$])(url|download_url|partial_data_url|partialdataurl)($|[.\[])", lowered), (
+                name,
+                text,
+            )
+            assert "://" not in lowered or name == "Comment", (name, text)
+
+
+def test_the_download_reads_the_url_itself_with_the_token_and_an_allow_list(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    variables = resources["DownloadFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SHOPIFY_ADMIN_SECRET_ARN"] == {"Ref": "ShopifyAdminApiSecretArn"}
+    assert variables["BULK_RESULT_HOSTS"] == {"Ref": "BulkResultHosts"}
+    for name in ("SHOP_DOMAIN", "SHOPIFY_API_VERSION", "SHOPIFY_ADMIN_BASE_URL"):
+        assert name in variables
+    statements = [
+        s for p in resources["DownloadRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    token = [s for s in statements if s.get("Sid") == "ShopifyToken"]
+    assert token == [
+        {
+            "Sid": "ShopifyToken",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": {"Ref": "ShopifyAdminApiSecretArn"},
+        }
+    ]
+    pattern = re.compile(template["Parameters"]["BulkResultHosts"]["AllowedPattern"])
+    for good in ("", "http://127.0.0.1:4566", "storage.googleapis.com", "https://results.example.com:8443,x.example"):
+        assert pattern.fullmatch(good), good
+    for bad in ("http://storage.googleapis.com", "ftp://x", "https://x/path", "http://10.0.0.1:80", " x"):
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_every_task_retries_transient_errors_and_catches_to_a_failure_state(definition: dict[str, Any]) -> None:
