@@ -30,6 +30,10 @@ class UnhandledPropertyError(Exception):
     """A template property the local cloud would otherwise ignore."""
 
 
+class NotEmulatedError(Exception):
+    """A resource type the local cloud knows of but does not emulate was to be created."""
+
+
 @dataclass(frozen=True)
 class Context:
     logical_id: str
@@ -688,3 +692,33 @@ class LambdaEventInvokeConfig(LocalResource):
 
     def remove(self, context: Context) -> None:
         context.client("lambda").delete_function_event_invoke_config(FunctionName=self.properties["FunctionName"])
+
+
+# ------------------------------------------------------------------------------------- edge (not local)
+
+
+class _NotEmulated(LocalResource):
+    """A type the local cloud knows of but does not emulate: declared by a template behind a condition
+    that the local environment keeps off. Creating one fails the deploy in one line, never silently."""
+
+    WHY: ClassVar[str] = ""
+
+    @classmethod
+    def create(cls, context: Context, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise NotEmulatedError(f"{cls.TYPE} ({context.logical_id}) is not emulated locally: {cls.WHY}")
+
+
+class WafWebAcl(_NotEmulated):
+    TYPE = "AWS::WAFv2::WebACL"
+    ATTRIBUTES = frozenset({"Arn", "Id"})
+    PROPERTIES = frozenset(
+        {"Name", "Description", "Scope", "DefaultAction", "VisibilityConfig", "Rules", "Tags", "CustomResponseBodies"}
+    )
+    WHY = "the Recharge edge front (EdgeFront) is an AWS-only option; keep it disabled in the local environment"
+
+
+class CloudFrontDistribution(_NotEmulated):
+    TYPE = "AWS::CloudFront::Distribution"
+    ATTRIBUTES = frozenset({"DomainName", "Id"})
+    PROPERTIES = frozenset({"DistributionConfig", "Tags"})
+    WHY = "the Recharge edge front (EdgeFront) is an AWS-only option; keep it disabled in the local environment"

@@ -114,3 +114,10 @@ def test_a_schedule_can_start_a_glue_job_through_the_universal_target(aws: None)
     assert schedule["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
     assert json.loads(schedule["Target"]["Input"]) == {"JobName": "acme-local-orders-enriched"}
     assert schedule["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
+
+
+@pytest.mark.parametrize("resource_type", ["AWS::WAFv2::WebACL", "AWS::CloudFront::Distribution"])
+def test_an_edge_front_enabled_locally_fails_the_deploy_naming_the_option(resource_type: str) -> None:
+    provider = providers.REGISTRY[resource_type]
+    with pytest.raises(providers.NotEmulatedError, match=r"EdgeFront.*keep it disabled in the local environment"):
+        provider.create(CONTEXT, {})
