@@ -4,6 +4,7 @@ request that schemathesis makes (none can carry a valid signature) writes anythi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -38,6 +39,17 @@ def endpoints(local_cloud: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def base_url(endpoints: dict[str, Any]) -> str:
     return str(endpoints["http_apis"]["recharge"]).removesuffix("/recharge/webhooks")
+
+
+@pytest.fixture(scope="module")
+def path_token(local_cloud: Any) -> str:
+    """The deployed secret's path token: fuzzing then reaches the signature and body checks behind it (the
+    token's own attacks are in tests/security/test_recharge_attacks.py)."""
+    from platformctl.commands.recharge import path_token as token_of
+
+    secret_arn = local_cloud.stack_outputs()["shared/secrets-manager"]["RechargeWebhookSecretArn"]
+    value = local_cloud.target.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    return token_of(json.loads(value))
 
 
 def _objects(cloud: Any, endpoints: dict[str, Any]) -> tuple[str, ...]:
@@ -78,8 +90,10 @@ def before(local_cloud: Any, endpoints: dict[str, Any]) -> dict[str, Any]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_server_error_and_no_unauthenticated_write(
-    case: Any, local_cloud: Any, endpoints: dict[str, Any], base_url: str, before: dict[str, Any]
+    case: Any, local_cloud: Any, endpoints: dict[str, Any], base_url: str, path_token: str, before: dict[str, Any]
 ) -> None:
+    if case.path_parameters is not None and "token" in case.path_parameters:
+        case.path_parameters["token"] = path_token
     response = case.call(base_url=base_url, timeout=20)
     case.validate_response(
         response,
