@@ -2,13 +2,15 @@
 check off, measured in one run (warm handler, AWS in-process with moto).
 
 The delivery is the slowest path the handler has: a ``subscription/cancelled`` (the real fixture,
-about 1 KB) sent to the per-topic URL with both signature headers, signed with the *previous* webhook
-secret (a rotation in progress: the timestamped HMAC is computed for the current secret, fails, then for
-the previous one), written to the lake and the hot store (every delivery is a new subscription, so every
-write is a real write) and published as an alert. The baseline is the same delivery, same size, through
-the same receiver code with signature checking off. Deliveries of the two arms alternate, so drift in
-this noisy machine hits both alike. A second, smaller run does the same with a 512 KB body, where the
-hashing is largest relative to the rest.
+about 1 KB) sent to the per-topic URL (with the secret's path token) with both signature headers, as
+Recharge signs, signed with the *previous* webhook secret (a rotation in progress, inside the previous
+secret's grace period: the timestamped HMAC is computed for the current secret, fails, then for the
+previous one), timestamped signatures required as deployed, written to the lake and the hot store (every
+delivery is a new subscription, so every write is a real write) and published as an alert. The baseline
+is the same delivery, same size, through the same receiver code with signature checking off (the path
+token is still checked in both arms: it comes before the signature and cannot be turned off). Deliveries
+of the two arms alternate, so drift in this noisy machine hits both alike. A second, smaller run does the
+same with a 512 KB body, where the hashing is largest relative to the rest.
 
 Figures: p50/p99/mean milliseconds per arm, the ratios (goal: signature overhead <= 5 %), the check alone
 in microseconds, and p99 against Recharge's 5 s budget. Bounded: at most BENCH_MAX_SECONDS (default
@@ -62,6 +64,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "bench/Recharge",
         # INFO lines (one per delivery, the same in both arms) would flood the terminal; both arms skip them.
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # As deployed (RechargeRequireTimestampedSignature, default true): the timestamped scheme is checked.
+        "REQUIRE_TIMESTAMPED_SIGNATURE": "true",
     }
 )
 
@@ -126,28 +130,41 @@ class Deliveries:
 
     ids = itertools.count(700_000_000)  # shared by all instances: every delivery is a new subscription
 
-    def __init__(self, pad_bytes: int) -> None:
+    def __init__(self, pad_bytes: int, path_token: str) -> None:
         from platformctl.commands.recharge import signed_headers
 
         self.signed_headers = signed_headers
+        self.path_token = path_token
         self.record = json.loads((REPO / "tests/fixtures/recharge/subscription__airbyte.json").read_text())
         self.pad = "x" * pad_bytes
 
     def event(self) -> dict[str, Any]:
         resource_id = next(self.ids)
-        record = dict(self.record, id=resource_id, status="cancelled", updated_at="2024-05-01T12:00:00+00:00")
+        # A cancellation as Recharge sends it: the topic must agree with the body (status and cancelled_at).
+        moment = "2024-05-01T12:00:00+00:00"
+        record = dict(self.record, id=resource_id, status="cancelled", cancelled_at=moment, updated_at=moment)
         if self.pad:
             record["note"] = self.pad
         body = json.dumps({"subscription": record}).encode()
-        headers = {k.lower(): v for k, v in self.signed_headers(PREVIOUS, body, topic=TOPIC).items()}
+        # Both headers, as Recharge signs (the timestamped one at the current second); the per-topic URL
+        # names the topic, so no X-Recharge-Topic header.
+        headers = {k.lower(): v for k, v in self.signed_headers(PREVIOUS, body, topic=None, scheme="both").items()}
         resource, _, event = TOPIC.partition("/")
+        path = f"/recharge/webhooks/{self.path_token}/{TOPIC}"
+        route = "ANY /recharge/webhooks/{token}/{resource}/{event}"
         return {
             "version": "2.0",
-            "routeKey": "ANY /recharge/webhooks/{resource}/{event}",
-            "rawPath": f"/recharge/webhooks/{TOPIC}",
+            "routeKey": route,
+            "rawPath": path,
+            "rawQueryString": "",
             "headers": headers,
-            "pathParameters": {"resource": resource, "event": event},
-            "requestContext": {"http": {"method": "POST"}, "requestId": f"bench-{resource_id}"},
+            "pathParameters": {"token": self.path_token, "resource": resource, "event": event},
+            "requestContext": {
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+                "requestId": f"bench-{resource_id}",
+                "routeKey": route,
+                "stage": "$default",
+            },
             "isBase64Encoded": False,
             "body": body.decode(),
         }
@@ -194,13 +211,17 @@ def _report(title: str, timings: dict[str, list[float]], body_bytes: int) -> tup
 
 
 def _check_alone(module: ModuleType, deliveries: Deliveries, iterations: int = 2000) -> float:
-    """Microseconds per signature check of one delivery (both secrets tried), without any AWS call."""
+    """Microseconds per signature check of one delivery (both secrets tried, the timestamped scheme
+    required), without any AWS call."""
     event = deliveries.event()
     body = event["body"].encode()
     begin = time.perf_counter()
     for _ in range(iterations):
-        verdict = module.signature.verify(body, event["headers"], [CURRENT, PREVIOUS], now=time.time())
+        verdict = module.signature.verify(
+            body, event["headers"], [CURRENT, PREVIOUS], now=time.time(), require_timestamped=True
+        )
     assert verdict.ok  # a benchmark of a failing check would measure the wrong thing
+    assert verdict.secret_index == 1  # the previous secret, as in the measured deliveries
     return (time.perf_counter() - begin) / iterations * 1e6
 
 
@@ -214,15 +235,24 @@ def main() -> int:
         from common.observability import metrics
 
         settings = module.load_settings(module.Settings)
+        assert settings.require_timestamped
+        token = module.path_token_of({"webhook_secret": CURRENT})
 
         def receiver(verify: bool) -> Any:
-            cached = module.CachedSecret(aws.secretsmanager(), settings.secret_arn)
+            # As build_receiver makes it, but with the signature check switchable (the baseline arm).
+            cached = module.WebhookSecret(
+                aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds
+            )
             return module.Receiver(
                 settings,
                 s3=aws.s3(),
                 dynamodb=aws.dynamodb(),
                 sns=aws.sns(),
-                secrets=module.SecretRing(cached, refresh_interval=60.0),
+                secrets=module.SecretRing(
+                    cached,
+                    refresh_interval=settings.secret_refresh_min_interval_seconds,
+                    grace_seconds=settings.previous_secret_grace_hours * 3600,
+                ),
                 verify_signatures=verify,
             )
 
@@ -241,12 +271,15 @@ def main() -> int:
         # each full collection (a Lambda has no such heap). Both arms gain alike.
         gc.collect()
         gc.freeze()
-        print(f"Recharge webhook handler: warm, moto in-process; slowest path ({TOPIC}, both headers, previous secret)")
-        small = Deliveries(0)
+        print(
+            f"Recharge webhook handler: warm, moto in-process; slowest path ({TOPIC}, path token, both headers, "
+            "previous secret within its grace period, timestamped signature required)"
+        )
+        small = Deliveries(0, token)
         ratio, p99, baseline_p50 = _report(
             "1 KB deliveries", _measure(arms, small, DELIVERIES, MAX_SECONDS), len(small.event()["body"])
         )
-        large = Deliveries(512 * 1024)
+        large = Deliveries(512 * 1024, token)
         _report(
             "512 KB deliveries", _measure(arms, large, LARGE_DELIVERIES, MAX_SECONDS / 4), len(large.event()["body"])
         )
