@@ -4,7 +4,8 @@ Routes, integrations and stages are read from the emulator (created by the templ
 is what the template declares. Behaviour follows API Gateway: the most specific route wins, an unmatched
 request is 404 ``{"message":"Not Found"}``, a function error is 500, a body over 10 MB is 413, the
 stage's default throttling limits answer 429, and a handler result without ``statusCode`` is returned as
-a 200 JSON body. Each request is logged as one JSON line per API (the stage's access log).
+a 200 JSON body. Each request is logged as one JSON line per API (the stage's access log). Requests a
+web page could have made (foreign ``Host`` or ``Origin``) are refused before routing (``request_guard``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 from moto.awslambda.utils import get_backend
 
 from platformctl.localcloud.lambda_runtime import LambdaRuntime
+from platformctl.localcloud.request_guard import GuardedRequestHandler
 from platformctl.localcloud.services import LOCAL_HOST, client
 
 logger = logging.getLogger(__name__)
@@ -76,8 +78,11 @@ class HttpApiServer:
         self._buckets: dict[str, _TokenBucket] = {}
         front = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(GuardedRequestHandler):
+            # API Gateway would answer a browser (with the API's CORS configuration); the local front answers
+            # only loopback-addressed requests that no foreign web page made (docs/local-cloud.md, threat model).
             protocol_version = "HTTP/1.1"
+            guard_name = f"HTTP API {api_id}"
 
             def _serve(self) -> None:
                 front.handle(self)

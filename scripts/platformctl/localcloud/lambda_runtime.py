@@ -2,9 +2,12 @@
 
 A function's code is found the way Lambda finds it: from its image. The function's ``ImageUri`` names an
 ECR repository ``<brand>/<image>``; the manifest says which folder under ``lambdas/`` builds that image.
-Each function gets worker processes (``lambda_worker``) with only its own environment: the variables
-from its deployed configuration plus what the Lambda runtime itself provides, and ``AWS_ENDPOINT_URL``
-pointing at the emulator.
+Each function gets worker processes (``lambda_worker``) with only its own environment: a fixed base
+(``PATH``, ``HOME``, ``LANG``, ``TZ``), the variables from its deployed configuration minus the deny-list
+below, then what the Lambda runtime itself provides, its role's credentials and ``AWS_ENDPOINT_URL``
+pointing at the emulator. Nothing a template declares reaches the host's interpreter, loader or shell: the
+worker runs as ``python -I`` (``PYTHON*`` ignored) and names on the deny-list are dropped, each logged by
+name (never its value).
 
 Synchronous invocations (RequestResponse) return the handler's result or its error. Asynchronous ones
 (Event: EventBridge, Scheduler, ``InvocationType=Event``) are queued and retried like Lambda's async
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -42,6 +46,59 @@ logger = logging.getLogger(__name__)
 LAMBDAS_ROOT = REPO_ROOT / "lambdas"
 DEFAULT_CONCURRENCY = 4
 _EXTRA_TIMEOUT_SECONDS = 2.0  # process start-up is not charged to the handler's timeout
+_WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+WORKER_PATH = "/usr/local/bin:/usr/bin:/bin"  # as Lambda's, never the host's or a template's
+
+# A function's declared variables that never reach its worker (compared upper-cased): what makes an
+# interpreter, the dynamic loader, a shell or a tool the handler starts load or run something else, and
+# what would point the function's AWS calls at another endpoint, credentials or configuration file.
+DENIED_VARIABLES: frozenset[str] = frozenset(
+    # the platform sets these itself (or they are Lambda's reserved names)
+    {"PATH", "HOME", "TMPDIR", "TMP", "TEMP", "TZDIR", "_HANDLER", "_X_AMZN_TRACE_ID"}
+    | {"LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+    # shells and the tools a handler might start
+    | {"BROWSER", "SHELL", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "LESSOPEN", "LESSCLOSE", "BASH_ENV", "ENV"}
+    | {"SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "GLOBIGNORE", "TERMINFO"}
+    # other interpreters and runtimes
+    | {"PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", "CLASSPATH"}
+    | {"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS"}
+    # the C library and OpenSSL loading code or files
+    | {"GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN"}
+    | {"OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+    | {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    # proxies would send the function's signed calls elsewhere
+    | {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY"}
+)
+DENIED_PREFIXES = (
+    "PYTHON",  # PYTHONWARNINGS, PYTHONSTARTUP, PYTHONPATH, PYTHONHOME, PYTHONBREAKPOINT ...
+    "LD_",  # LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT ...
+    "DYLD_",
+    "MALLOC_",
+    "BASH_FUNC_",  # exported shell functions
+    "GIT_",
+    "SSH_",
+    "XDG_",  # where git, pip and others find their configuration
+    "PIP_",
+    "AWS_",  # endpoints, credentials, profiles, config files (credential_process), AWS_LAMBDA_EXEC_WRAPPER ...
+    "PLATFORM_LOCAL_",  # the local runtime's own protocol
+)
+_VALID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # Lambda's rule for variable names
+
+
+def declared_environment(function: str, variables: dict[str, str]) -> dict[str, str]:
+    """A function's declared variables without those on the deny-list; one log line per dropped name."""
+    kept: dict[str, str] = {}
+    for name, value in variables.items():
+        upper = name.upper()
+        if not _VALID_NAME.match(name) or "\0" in value:
+            reason = "not a valid variable"
+        elif upper in DENIED_VARIABLES or upper.startswith(DENIED_PREFIXES):
+            reason = "on the local cloud's deny-list"
+        else:
+            kept[name] = value
+            continue
+        logger.warning("function %s: environment variable %r dropped (%s)", function, name[:100], reason)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -91,8 +148,10 @@ class _Worker:
         env["PLATFORM_LOCAL_PROTOCOL_FD"] = str(write_fd)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "platformctl.localcloud.lambda_worker", str(spec.folder), str(LAMBDAS_ROOT)],
+        # -I: the interpreter ignores every PYTHON* variable and the user's site-packages, whatever the
+        # environment holds; the worker script needs only the standard library.
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-I", str(_WORKER_SCRIPT), str(spec.folder), str(LAMBDAS_ROOT)],
             stdin=subprocess.PIPE,
             stdout=self.log,
             stderr=self.log,
@@ -260,12 +319,10 @@ class LambdaRuntime:
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": WORKER_PATH,
             "LANG": "C.UTF-8",
             "TZ": "UTC",
             "HOME": str(self.log_dir),
-            "PYTHONPATH": str(REPO_ROOT / "scripts"),
-            "PYTHONDONTWRITEBYTECODE": "1",
             # What the Lambda service puts into every execution environment.
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
@@ -281,7 +338,9 @@ class LambdaRuntime:
             # There is no X-Ray daemon locally; the stack's tracing setting stays in the template.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        env.update(spec.environment)
+        # Every name set above that a function must not change (PATH, HOME, AWS_*, _HANDLER, ...) is on the
+        # deny-list; LANG, TZ and POWERTOOLS_TRACE_DISABLED may be overridden, as on Lambda.
+        env.update(declared_environment(spec.name, spec.environment))
         env.update(self.credentials(spec.role, spec.name))
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env

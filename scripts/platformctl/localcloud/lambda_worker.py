@@ -1,8 +1,9 @@
 """One Lambda execution environment: a process that imports a function's ``app.py`` once and runs
 invocations sent by the local runtime, one at a time, like a warm Lambda sandbox.
 
-Started as ``python -m platformctl.localcloud.lambda_worker <function folder> <lambdas root>`` with the
-function's environment. Requests arrive as JSON lines on stdin; replies leave on a private copy of the
+Started as ``python -I .../lambda_worker.py <function folder> <lambdas root>`` with the function's
+environment (``-I``: no ``PYTHON*`` variable and no user site-packages take effect; this script needs
+only the standard library). Requests arrive as JSON lines on stdin; replies leave on a private copy of the
 original stdout; the handler's own stdout/stderr (its logs) go to the log file the runtime opened as
 fd 1/2, so a print in a handler can never corrupt the protocol.
 """
@@ -59,6 +60,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def main() -> int:
     folder, lambdas_root = Path(sys.argv[1]), Path(sys.argv[2])
+    sys.dont_write_bytecode = True  # no __pycache__ in the repository's folders (PYTHON* is ignored under -I)
     protocol = os.fdopen(int(os.environ.pop("PLATFORM_LOCAL_PROTOCOL_FD")), "w", buffering=1, encoding="utf-8")
     sys.path[:0] = [str(folder), str(lambdas_root)]
     os.chdir(folder)

@@ -61,6 +61,30 @@ def publish_local_image(ecr: Any, repository: str, folder: str, tag: str) -> Non
         ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
+def _guarded_moto_server_class() -> Any:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from platformctl.localcloud.request_guard import GuardedWsgiApp
+
+    class _GuardedMotoServer(ThreadedMotoServer):
+        """moto's threaded server (moto 5.2.5's ``_server_entry``) with its WSGI app behind the request
+        guard: loopback ``Host`` only, no foreign ``Origin``, no CORS headers (``request_guard``)."""
+
+        def _server_entry(self) -> None:
+            app = GuardedWsgiApp(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return _GuardedMotoServer
+
+
+def GuardedMotoServer(ip_address: str, port: int, verbose: bool = False) -> Any:  # noqa: N802 - a class factory
+    return _guarded_moto_server_class()(ip_address=ip_address, port=port, verbose=verbose)
+
+
 class LocalCloud:
     """moto on 127.0.0.1 with the local layer installed, the simulators, and the deployed platform."""
 
@@ -113,7 +137,6 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
         from moto.core.config import default_user_config
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         default_user_config["lambda"] = {"use_docker": False}
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -136,7 +159,7 @@ class LocalCloud:
         sqs_poller.install(self._runtime)
         self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")
         providers.api_endpoint_hook = self._front.register
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = GuardedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._start_simulators()
 

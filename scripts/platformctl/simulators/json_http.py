@@ -1,14 +1,17 @@
-"""What every simulator's HTTP handler shares: quiet logs, JSON answers with their length, the request body."""
+"""What every simulator's HTTP handler shares: quiet logs, JSON answers with their length, the request body,
+and the local cloud's request guard (loopback ``Host`` only, no foreign ``Origin``, no CORS headers)."""
 
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from platformctl.localcloud.request_guard import GuardedRequestHandler
 
-class JsonRequestHandler(BaseHTTPRequestHandler):
+
+class JsonRequestHandler(GuardedRequestHandler):
     protocol_version = "HTTP/1.1"
+    guard_name = "simulator"
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # tests and the demo read the simulators' state, not their access logs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -68,6 +69,9 @@ def handler(event: Any, context: Any) -> Any:
             "function": context.function_name,
             "remaining_ms": context.get_remaining_time_in_millis(),
         }
+    if action == "environ":
+        # The worker's whole environment and interpreter flags (the local cloud's attack tests read them).
+        return {"environ": dict(os.environ), "isolated": sys.flags.isolated, "no_site": sys.flags.no_user_site}
     if action == "record":
         _report("processed", id=request.get("id"), source=event.get("source") if isinstance(event, dict) else None)
     value = int(request.get("value", 0))
