@@ -474,6 +474,7 @@ class Receiver:
             attributes,
             SourceVersion.of(delivery.updated_at, delivery.event_id),
             updated_at=delivery.updated_at,
+            remove=rules.RETIRED.get(delivery.resource, ()),  # contact fields items written earlier still hold
         )
 
     def _alert(self, delivery: rules.Delivery, key: Mapping[str, str]) -> None:

@@ -252,11 +252,16 @@ _COPIED: dict[str, tuple[str, ...]] = {
         "address_id", "status", "type", "is_prepaid", "currency", "total_price", "subtotal_price", "total_tax",
         "total_discounts", "total_refunds", "external_order_name", "external_order_number",
     ),
+    # No contact fields (email, first_name, last_name): no documented need requires them in the hot
+    # store, and the raw lake keeps the delivery verbatim (docs/privacy-retention.md).
     "customer": (
-        "email", "first_name", "last_name", "subscriptions_active_count", "subscriptions_total_count",
-        "has_valid_payment_method", "has_payment_method_in_dunning", "tax_exempt",
+        "subscriptions_active_count", "subscriptions_total_count", "has_valid_payment_method",
+        "has_payment_method_in_dunning", "tax_exempt",
     ),
 }  # fmt: skip
+# Attributes earlier versions copied and no longer do: a writer that wants items written before the
+# change cleaned on their next update passes these as ``remove`` to ``upsert_if_newer``.
+RETIRED: dict[str, tuple[str, ...]] = {"customer": ("email", "first_name", "last_name")}
 _TIMESTAMPS: dict[str, tuple[str, ...]] = {
     "subscription": ("created_at", "cancelled_at"),
     "charge": ("created_at", "processed_at"),

@@ -109,6 +109,17 @@ def test_customer_item_is_prefixed_so_it_never_collides_with_shopify() -> None:
     assert item["first_charge_processed_at"] == "2021-05-13T13:46:39.000000Z"
 
 
+def test_customer_item_keeps_no_contact_fields() -> None:
+    """The fixture carries an e-mail and names; the hot store keeps none of them (the raw lake does)."""
+    record = fixture_record("customer")
+    assert all(record[name] for name in ("email", "first_name", "last_name"))
+    _, item = rules.hot_item(_parse("customer"), NEW_YORK) or ({}, {})
+    assert not {"email", "first_name", "last_name"} & set(item)
+    assert set(rules.RETIRED["customer"]) == {"email", "first_name", "last_name"}
+    assert not set(rules.RETIRED["customer"]) & set(item)
+    assert item["subscriptions_active_count"] == record["subscriptions_active_count"]
+
+
 def test_addresses_are_raw_only() -> None:
     assert rules.hot_item(_parse("address"), NEW_YORK) is None
 

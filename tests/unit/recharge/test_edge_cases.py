@@ -225,3 +225,18 @@ def test_a_recharge_customer_never_touches_the_shopify_customer_with_the_same_nu
     assert recharge is not None
     assert recharge["recharge_customer_id"] == number
     assert aws_stack.item_count() == 2
+
+
+def test_a_recharge_customer_item_keeps_no_contact_fields_but_the_raw_lake_does(
+    aws_stack: Stack, make_receiver: ReceiverFactory
+) -> None:
+    """Contact details live only in raw/ (verbatim), never in the hot store (docs/privacy-retention.md)."""
+    record = fixture_record("customer")
+    response = make_receiver().handle(signed_event(webhook_body("customer"), "customer/updated"))
+    assert response_json(response)["outcome"] == "written"
+    item = aws_stack.item("customers", {"customer_key": f"recharge:{record['id']}"})
+    assert item is not None
+    assert not {"email", "first_name", "last_name"} & set(item)
+    assert not {record["email"], record["first_name"], record["last_name"]} & {str(v) for v in item.values()}
+    (raw,) = aws_stack.objects("raw/recharge/customer/").values()
+    assert record["email"].encode() in raw

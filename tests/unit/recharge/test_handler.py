@@ -487,3 +487,28 @@ def test_a_bad_naive_zone_stops_the_cold_start(aws_stack: Stack, app_module: Any
     settings = load_settings(app_module.Settings, {**aws_stack.environment(), "RECHARGE_NAIVE_TIMEZONE": "Mars/Base"})
     with pytest.raises(ConfigError, match="RECHARGE_NAIVE_TIMEZONE"):
         settings.naive_zone()
+
+
+def test_a_newer_customer_delivery_removes_contact_fields_an_earlier_version_stored(
+    aws_stack: Stack, make_receiver: ReceiverFactory
+) -> None:
+    record = fixture_record("customer")
+    key = KEY_OF["customer"](str(record["id"]))
+    # An item as this handler wrote it before the customers table stopped keeping contact fields.
+    aws_stack.dynamodb.put_item(
+        TableName=aws_stack.tables["customers"],
+        Item={
+            "customer_key": {"S": key["customer_key"]},
+            "email": {"S": "someone@example.com"},
+            "first_name": {"S": "Some"},
+            "last_name": {"S": "One"},
+        },
+    )
+    newer = {**record, "updated_at": "2030-01-01T00:00:00+00:00"}
+    response = make_receiver().handle(
+        signed_event(webhook_body("customer", newer), "customer/updated", scheme="timestamped")
+    )
+    assert response_json(response)["outcome"] == "written"
+    item = aws_stack.item("customers", key)
+    assert item is not None
+    assert {"email", "first_name", "last_name"}.isdisjoint(item)
