@@ -22,29 +22,8 @@ from platformctl.manifest import REPO_ROOT, load_manifest
 Command = Callable[[argparse.Namespace], int]
 
 
-def _image_tag(explicit: str | None, environment: str) -> str:
-    if explicit:
-        return explicit
-    if os.environ.get("IMAGE_TAG"):
-        return os.environ["IMAGE_TAG"]
-    if environment == "local":
-        return "local"
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        raise UserError("cannot tell which image tag to deploy: pass --image-tag or set IMAGE_TAG") from None
-
-
-def _commit() -> str:
-    """The commit being deployed: GitHub's GITHUB_SHA in a workflow, else the checkout's HEAD."""
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
+def _head() -> str:
+    """The checkout's HEAD commit, or "" outside a git checkout."""
     try:
         return subprocess.run(
             ["git", "rev-parse", "HEAD"],  # noqa: S607
@@ -55,6 +34,24 @@ def _commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
+
+
+def _image_tag(explicit: str | None, environment: str) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("IMAGE_TAG"):
+        return os.environ["IMAGE_TAG"]
+    if environment == "local":
+        return "local"
+    head = _head()
+    if not head:
+        raise UserError("cannot tell which image tag to deploy: pass --image-tag or set IMAGE_TAG")
+    return head
+
+
+def _commit() -> str:
+    """The commit being deployed: GitHub's GITHUB_SHA in a workflow, else the checkout's HEAD."""
+    return os.environ.get("GITHUB_SHA") or _head()
 
 
 def _environment(name: str) -> str:

@@ -34,7 +34,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -45,9 +44,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import aws
+from common import aws, webhook_http
 from common.config import ConfigError, env_field, load_settings
-from common.errors import BadInput, TransientError, is_transient
+from common.errors import BadInput, TransientError
 from common.hotstore import Outcome, SourceVersion, serialize, upsert_if_newer
 from common.lake import Lake, UnsafeKeyError
 from common.observability import MetricUnit, logger, metrics, tracer
@@ -246,27 +245,9 @@ class SecretRing:
         return True
 
 
-def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "body": json.dumps(body, sort_keys=True),
-        "isBase64Encoded": False,
-    }
-
-
 def _failure(exc: Exception, stage: str) -> dict[str, Any]:
-    """A 5xx for an AWS failure, so Recharge retries; logged by type and code, never by content."""
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-    transient = is_transient(exc)
-    logger.error(
-        "delivery not processed",
-        extra={"stage": stage, "error_type": type(exc).__name__, "error_code": code, "transient": transient},
-    )
-    metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
-    if transient:
-        return _response(503, {"error": "temporarily unavailable; retry later"}, {"retry-after": "60"})
-    return _response(500, {"error": "internal error; retry later"})
+    """A 5xx for an AWS failure, so Recharge retries (common.webhook_http)."""
+    return webhook_http.aws_failure(exc, stage, "delivery not processed")
 
 
 class Receiver:
@@ -306,7 +287,9 @@ class Receiver:
         if method != "POST":
             metrics.add_metric(name="MethodNotAllowed", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-            return _response(405, {"error": "method not allowed; Recharge deliveries are POST"}, {"allow": "POST"})
+            return webhook_http.response(
+                405, {"error": "method not allowed; Recharge deliveries are POST"}, {"allow": "POST"}
+            )
         body = self._body(event)
         if isinstance(body, dict):
             return body
@@ -331,13 +314,13 @@ class Receiver:
             if isinstance(exc, SecretFormatError):
                 logger.error("webhook secret unusable", extra={"error_type": type(exc).__name__})
                 metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
-                return _response(500, {"error": "internal error; retry later"})
+                return webhook_http.response(500, {"error": "internal error; retry later"})
             return _failure(exc, "secret")
         # The method and the token's length only: never the token, a header or the body.
         logger.warning("request refused: path token", extra={"method": method[:16], "token_length": len(candidate)})
         metrics.add_metric(name="PathTokenRejected", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-        return _response(404, NOT_FOUND)
+        return webhook_http.response(404, NOT_FOUND)
 
     def _token_matches(self, candidate: bytes) -> bool:
         matched = False
@@ -350,7 +333,7 @@ class Receiver:
         text = event.get("body") or ""
         if not isinstance(text, str):
             metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-            return _response(400, {"error": "unreadable body"})
+            return webhook_http.response(400, {"error": "unreadable body"})
         encoded = bool(event.get("isBase64Encoded"))
         # Refuse an oversized body before decoding it (base64 is 4 characters per 3 bytes).
         text_limit = (limit // 3 + 1) * 4 if encoded else limit
@@ -362,7 +345,7 @@ class Receiver:
             except (binascii.Error, ValueError):
                 metrics.add_metric(name="BadEncoding", unit=MetricUnit.Count, value=1)
                 metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-                return _response(400, {"error": "body is not valid base64"})
+                return webhook_http.response(400, {"error": "body is not valid base64"})
         else:
             body = text.encode("utf-8", "surrogatepass")
         if len(body) > limit:
@@ -373,7 +356,7 @@ class Receiver:
         logger.warning("delivery refused: body too large", extra={"body_bytes": size})
         metrics.add_metric(name="BodyTooLarge", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-        return _response(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
+        return webhook_http.response(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
 
     def _authenticate(self, body: bytes, headers: Mapping[str, str]) -> tuple[dict[str, Any] | None, bool]:
         """(a refusal or None, whether only the legacy scheme vouched for the body)."""
@@ -385,7 +368,7 @@ class Receiver:
             if isinstance(exc, SecretFormatError):
                 logger.error("webhook secret unusable", extra={"error_type": type(exc).__name__})
                 metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
-                return _response(500, {"error": "internal error; retry later"}), False
+                return webhook_http.response(500, {"error": "internal error; retry later"}), False
             return _failure(exc, "secret"), False
         if not verdict.ok:
             return self._refuse(verdict.scheme, verdict.reason, len(body)), False
@@ -400,7 +383,7 @@ class Receiver:
         logger.warning("delivery refused: signature", extra={"scheme": scheme, "reason": reason, "body_bytes": size})
         metrics.add_metric(name="SignatureRejected", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-        return _response(401, {"error": "invalid or missing signature"})
+        return webhook_http.response(401, {"error": "invalid or missing signature"})
 
     def _verify(self, body: bytes, headers: Mapping[str, str]) -> signature.Verdict:
         return signature.verify(
@@ -448,7 +431,7 @@ class Receiver:
         if outcome is Outcome.STALE:
             metrics.add_metric(name="StaleDelivery", unit=MetricUnit.Count, value=1)
         logger.info("delivery stored", extra={"raw_key": key, "outcome": outcome.value})
-        return _response(
+        return webhook_http.response(
             200,
             {"status": "accepted", "topic": delivery.topic, "id": delivery.resource_id, "outcome": outcome.value},
         )
@@ -460,7 +443,7 @@ class Receiver:
             return _failure(exc, "quarantine")
         logger.warning("delivery quarantined", extra={"reason": reason, "quarantine_key": key})
         metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
-        return _response(200, {"status": "quarantined", "reason": reason})
+        return webhook_http.response(200, {"status": "quarantined", "reason": reason})
 
     def _upsert(self, delivery: rules.Delivery, item: tuple[dict[str, str], dict[str, Any]] | None) -> Outcome:
         table = self.settings.table_for(delivery.resource)

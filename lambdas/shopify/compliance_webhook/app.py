@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import aws
+from common import aws, webhook_http
 from common.config import env_field, load_settings
-from common.errors import BadInput, is_transient
+from common.errors import BadInput
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret, SecretFormatError
 from common.timeutil import utc_now
@@ -136,32 +136,14 @@ class WorkflowNotBuilt:
         return None
 
 
-def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "body": json.dumps(body, sort_keys=True),
-        "isBase64Encoded": False,
-    }
-
-
 def _client_error(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     metrics.add_metric(name="Answered4xx", unit=MetricUnit.Count, value=1)
-    return _response(status, body, headers)
+    return webhook_http.response(status, body, headers)
 
 
 def _failure(exc: Exception, stage: str) -> dict[str, Any]:
-    """A 5xx for an AWS failure, so Shopify retries; logged by type and code, never by content."""
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-    transient = is_transient(exc)
-    logger.error(
-        "request not recorded",
-        extra={"stage": stage, "error_type": type(exc).__name__, "error_code": code, "transient": transient},
-    )
-    metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
-    if transient:
-        return _response(503, {"error": "temporarily unavailable; retry later"}, {"retry-after": "60"})
-    return _response(500, {"error": "internal error; retry later"})
+    """A 5xx for an AWS failure, so Shopify retries (common.webhook_http)."""
+    return webhook_http.aws_failure(exc, stage, "request not recorded")
 
 
 class Receiver:
@@ -242,7 +224,7 @@ class Receiver:
         except SecretFormatError as exc:
             logger.error("app client secret unusable", extra={"error_type": type(exc).__name__})
             metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
-            return _response(500, {"error": "internal error; retry later"})
+            return webhook_http.response(500, {"error": "internal error; retry later"})
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, "secret")
         if matched is None:
@@ -281,7 +263,7 @@ class Receiver:
             if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
                 logger.info("request already recorded", extra={"record_key": request.key})
                 metrics.add_metric(name="DuplicateDelivery", unit=MetricUnit.Count, value=1)
-                return _response(200, {"status": "already recorded", "request_id": request.request_id})
+                return webhook_http.response(200, {"status": "already recorded", "request_id": request.request_id})
             return _failure(exc, "record")
         except BotoCoreError as exc:
             return _failure(exc, "record")
@@ -291,7 +273,9 @@ class Receiver:
             return _failure(exc, "workflow")
         metrics.add_metric(name="RequestRecorded", unit=MetricUnit.Count, value=1)
         logger.info("request recorded", extra={"record_key": request.key})
-        return _response(200, {"status": "recorded", "request_id": request.request_id, "topic": request.topic})
+        return webhook_http.response(
+            200, {"status": "recorded", "request_id": request.request_id, "topic": request.topic}
+        )
 
 
 def build_receiver(settings: Settings) -> Receiver:
