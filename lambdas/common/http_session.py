@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,6 +38,15 @@ def origin(url: str | bytes | None) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def redirect_target(response: requests.Response) -> str:
+    """Where a redirect answer points, as an origin only (a Location may carry a signed query): for errors."""
+    location = response.headers.get("Location") or ""
+    if not location:
+        return "no Location"
+    scheme, host, port = origin(urljoin(response.url or "", location))
+    return f"{scheme}://{host}:{port}" if host else "no Location"
 
 
 class _TimeoutSession(requests.Session):

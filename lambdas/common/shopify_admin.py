@@ -30,12 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
 from common.errors import TransientError
-from common.http_session import origin, retrying_session
+from common.http_session import redirect_target, retrying_session
 
 TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a secret
 
@@ -299,13 +298,10 @@ def _short(exc: BaseException) -> str:
 
 def _redirect_message(status: int, response: requests.Response) -> str:
     """Where a redirect pointed (its origin only: a Location may carry a signed query), and what to check."""
-    location = response.headers.get("Location") or ""
-    scheme, host, port = origin(urljoin(response.url or "", location)) if location else ("", "", None)
-    target = f"{scheme}://{host}:{port}" if host else "no Location"
     return (
-        f"Shopify Admin API answered HTTP {status} redirecting to {target}; the client never follows a redirect "
-        "(the access token would go along): set ShopifyAdminBaseUrl to the shop's https://<shop>.myshopify.com "
-        "origin, or leave it empty"
+        f"Shopify Admin API answered HTTP {status} redirecting to {redirect_target(response)}; the client never "
+        "follows a redirect (the access token would go along): set ShopifyAdminBaseUrl to the shop's "
+        "https://<shop>.myshopify.com origin, or leave it empty"
     )
 
 

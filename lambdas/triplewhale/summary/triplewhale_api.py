@@ -29,12 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
 from common.errors import BadInput, TransientError
-from common.http_session import origin
+from common.http_session import redirect_target
 
 SUMMARY_PATH = "/api/v2/summary-page/get-data"
 API_KEY_HEADER = "x-api-key"
@@ -103,12 +102,9 @@ def _message(response: requests.Response) -> str:
 
 def _redirect_message(status: int, response: requests.Response) -> str:
     """Where a redirect pointed (its origin only), and what to check."""
-    location = response.headers.get("Location") or ""
-    scheme, host, port = origin(urljoin(response.url or "", location)) if location else ("", "", None)
-    target = f"{scheme}://{host}:{port}" if host else "no Location"
     return (
-        f"Triple Whale answered HTTP {status} redirecting to {target}; redirects are not followed (the API key "
-        "would go along): check TripleWhaleApiBaseUrl (https://api.triplewhale.com)"
+        f"Triple Whale answered HTTP {status} redirecting to {redirect_target(response)}; redirects are not "
+        "followed (the API key would go along): check TripleWhaleApiBaseUrl (https://api.triplewhale.com)"
     )
 
 
