@@ -608,6 +608,21 @@ def test_the_ci_roles_cannot_be_changed_or_passed() -> None:
             assert not _allowed("iam:PassRole", arn, **{"iam:PassedToService": service}), f"PassRole {role}"
 
 
+def test_another_environments_ci_roles_and_policies_in_the_same_account_are_out_of_reach() -> None:
+    """Staging and prod sharing an account (against the advice of docs/deploy.md): staging's execution role
+    must not take over prod's CI roles, their policies or prod's boundary."""
+    other = "staging" if iam.ENVIRONMENT != "staging" else "prod"
+    prefix = f"arn:aws:iam::{iam.ACCOUNT}"
+    boundary = {"iam:PermissionsBoundary": iam.boundary_arn()}
+    for role in ("github-deploy", "github-build", "cfn-execution"):
+        arn = f"{prefix}:role/{iam.brand()}-{other}-{role}"
+        for action in ("iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRole"):
+            assert not _allowed(action, arn, **boundary), f"{action} on {other}'s {role}"
+    for policy in (f"{other}-cfn-execution-compute", f"{other}-permissions-boundary"):
+        for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+            assert not _allowed(action, f"{prefix}:policy/{iam.brand()}-{policy}"), f"{action} on {policy}"
+
+
 RULE = f"arn:aws:events:{iam.REGION}:{iam.ACCOUNT}:rule/{iam.brand()}-prod-orders"
 
 
