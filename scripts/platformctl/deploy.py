@@ -8,6 +8,7 @@ it. An empty change set is success ("no changes"), so deploying an unchanged rep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -164,7 +165,7 @@ class Deployer:
             entry = _present(record.stack(stack.key))
             return self._deploy_one(stack, dry_run=False, recorded=(ledger.template(entry), entry.parameters))
 
-        return self._recorded(stacks, put_back, rollback_of=record.deployment_id)
+        return self._recorded(stacks, put_back, rollback_of=record)
 
     def _without_bootstrap(self, stacks: list[Stack]) -> list[Stack]:
         if not self.ci:
@@ -226,11 +227,15 @@ class Deployer:
                     ) from None
 
     def _recorded(
-        self, stacks: list[Stack], deploy_one: Callable[[Stack], StackResult], *, rollback_of: str = ""
+        self,
+        stacks: list[Stack],
+        deploy_one: Callable[[Stack], StackResult],
+        *,
+        rollback_of: DeploymentRecord | None = None,
     ) -> list[StackResult]:
         """Deploy ``stacks`` in order, keeping a ledger record per job from start to end."""
         started = self.now()
-        deployment_id = new_deployment_id(started, self.commit)
+        deployment_id = new_deployment_id(started, rollback_of.commit if rollback_of else self.commit)
         records: dict[str, DeploymentRecord] = {}
         caller = self._caller()
         for stack in stacks:
@@ -239,11 +244,12 @@ class Deployer:
                     deployment_id=deployment_id,
                     environment=self.environment,
                     job=stack.job,
-                    commit=self.commit,
-                    image_tag=self.image_tag,
+                    # a rollback puts back the commit and images of the record it restores
+                    commit=rollback_of.commit if rollback_of else self.commit,
+                    image_tag=rollback_of.image_tag if rollback_of else self.image_tag,
                     caller=caller,
                     started_at=now_iso(started),
-                    rollback_of=rollback_of,
+                    rollback_of=rollback_of.deployment_id if rollback_of else "",
                 )
         self._write_records(records.values())
         results: list[StackResult] = []
@@ -253,11 +259,14 @@ class Deployer:
                 result = deploy_one(current)
                 results.append(result)
                 self._add_to_record(records[current.job], current, result)
-        except UserError as exc:
+        except BaseException as exc:  # an AWS error, a lost connection or a cancelled run too: say where it stopped
             if current is not None:
                 record = records[current.job]
-                record.status, record.failure = FAILED, f"{current.key}: {str(exc).splitlines()[0]}"
-                self._finish(records.values(), failed=True)
+                what = str(exc).splitlines()[0] if str(exc) else ""
+                detail = what if isinstance(exc, UserError) else f"{type(exc).__name__}: {what}".rstrip(": ")
+                record.status, record.failure = FAILED, f"{current.key}: {detail}"
+                with contextlib.suppress(Exception):  # the original error matters more than the ledger's
+                    self._finish(records.values(), failed=True)
             raise
         self._finish(records.values(), failed=False)
         return results

@@ -61,7 +61,9 @@ class DeploymentRecord:
 
 
 def new_deployment_id(now: datetime, commit: str) -> str:
-    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{(commit or 'unknown')[:12]}"
+    """``<UTC time to the millisecond>-<commit>``: sorts by time, and two deploys never share one."""
+    moment = now.astimezone(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%S')}{moment.microsecond // 1000:03d}Z-{(commit or 'unknown')[:12]}"
 
 
 def template_digest(body: str) -> str:
@@ -117,7 +119,8 @@ class Ledger:
         return found
 
     def choose(self, job: str, to: str | None) -> DeploymentRecord:
-        """The record a rollback redeploys: ``to`` itself, or the newest succeeded one before the newest."""
+        """The record a rollback redeploys: ``to`` itself, or the newest succeeded one before what the job runs
+        now (after a rollback, before the deployment that rollback restored)."""
         records = self.records(job)
         where = f"s3://{self.bucket}/{LEDGER_PREFIX}/{self.environment}/{job}/"
         if to:
@@ -130,10 +133,18 @@ class Ledger:
             raise UserError(f"no deployment {to} of job {job} in {where} (latest: {known})")
         if not records:
             raise UserError(f"no deployment of job {job} is recorded in {where}: nothing to roll back to")
-        earlier = [r for r in records[:-1] if r.status == SUCCEEDED]
+        # What the job runs now: the newest record, or - when that is a rollback - the one it restored. A
+        # second rollback goes further back instead of re-applying the deployment the first one undid.
+        current = records[-1]
+        while current.rollback_of:
+            restored = next((r for r in records if r.deployment_id == current.rollback_of), None)
+            if restored is None:
+                break
+            current = restored
+        earlier = [r for r in records if r.deployment_id < current.deployment_id and r.status == SUCCEEDED]
         if not earlier:
             raise UserError(
-                f"job {job} has no succeeded deployment before {records[-1].deployment_id}: nothing to roll back to"
+                f"job {job} has no succeeded deployment before {current.deployment_id}: nothing to roll back to"
             )
         return earlier[-1]
 

@@ -344,3 +344,39 @@ def test_every_role_of_the_repository_carries_the_boundary() -> None:
     from platformctl.boundaries import boundary_problems
 
     assert boundary_problems(load_manifest().stacks) == []
+
+
+def test_a_second_rollback_goes_further_back_and_records_name_what_they_restored(repo: Path, account: None) -> None:
+    _bootstrap_as_administrator(repo)
+    for tag in ("v1", "v2", "v3"):
+        _push(tag)
+        deployer, _ = _deployer(repo, tag)
+        deployer.deploy(deployer.manifest.select("app"))
+    deployer, _ = _deployer(repo, "operator-checkout")
+    ledger = deployer.ledger()
+    first = ledger.choose("app", None)
+    assert first.image_tag == "v2"
+    deployer.redeploy(first, ledger)
+    assert _running_image().endswith(":v2")
+    rollback = ledger.records("app")[-1]
+    assert (rollback.commit, rollback.image_tag, rollback.rollback_of) == ("commit-v2", "v2", first.deployment_id)
+    second = ledger.choose("app", None)
+    assert second.image_tag == "v1"  # not v3, which the first rollback undid
+    deployer.redeploy(second, ledger)
+    assert _running_image().endswith(":v1")
+
+
+def test_a_deploy_that_dies_on_an_unexpected_error_is_recorded_as_failed(repo: Path, account: None) -> None:
+    _bootstrap_as_administrator(repo)
+    _push("v1")
+    deployer, _ = _deployer(repo, "v1")
+
+    def broken(**_: Any) -> Any:
+        raise ConnectionResetError("the network went away")
+
+    deployer.cfn.create_change_set = broken
+    with pytest.raises(ConnectionResetError):
+        deployer.deploy(deployer.manifest.select("app"))
+    record = deployer.ledger().records("app")[-1]
+    assert record.status == FAILED
+    assert record.failure == "app/app: ConnectionResetError: the network went away"
