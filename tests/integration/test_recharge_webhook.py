@@ -35,6 +35,7 @@ class Cloud:
         self.bucket: str = self.endpoints["bucket"]
         self.secret_arn = self.outputs["shared/secrets-manager"]["RechargeWebhookSecretArn"]
         self.url = f"{self.base}/{path_token(self.document())}"  # what Recharge is given
+        assert self.endpoints["http_apis"]["recharge_webhook"] == self.url  # the endpoints file names it too
 
     def client(self, name: str) -> Any:
         return self.cloud.target.client(name)

@@ -243,6 +243,14 @@ class Receiver:
         metrics.add_metric(name="AuthenticRefused", unit=MetricUnit.Count, value=1)
         return _client_error(status, {"error": "request refused", "reason": reason})
 
+    def _start(self, request: rules.ComplianceRequest) -> dict[str, Any] | None:
+        """Start the request's workflow; a 5xx answer when that failed (Shopify retries), else None."""
+        try:
+            self.workflow.start(request)
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, "workflow")
+        return None
+
     def _record(self, request: rules.ComplianceRequest, delivery: rules.Delivery) -> dict[str, Any]:
         document = rules.record(
             request,
@@ -260,17 +268,20 @@ class Receiver:
                 IfNoneMatch="*",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-                logger.info("request already recorded", extra={"record_key": request.key})
-                metrics.add_metric(name="DuplicateDelivery", unit=MetricUnit.Count, value=1)
-                return webhook_http.response(200, {"status": "already recorded", "request_id": request.request_id})
-            return _failure(exc, "record")
+            if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                return _failure(exc, "record")
+            # A redelivery: start the workflow again (idempotent) in case the first delivery's start failed.
+            logger.info("request already recorded", extra={"record_key": request.key})
+            metrics.add_metric(name="DuplicateDelivery", unit=MetricUnit.Count, value=1)
+            started = self._start(request)
+            return started or webhook_http.response(
+                200, {"status": "already recorded", "request_id": request.request_id}
+            )
         except BotoCoreError as exc:
             return _failure(exc, "record")
-        try:
-            self.workflow.start(request)
-        except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, "workflow")
+        failed = self._start(request)
+        if failed is not None:
+            return failed
         metrics.add_metric(name="RequestRecorded", unit=MetricUnit.Count, value=1)
         logger.info("request recorded", extra={"record_key": request.key})
         return webhook_http.response(

@@ -277,7 +277,22 @@ class LocalCloud:
                     data["http_apis"][_snake(key.removesuffix("WebhookUrl"))] = value
                 elif key.endswith("StateMachineArn"):
                     data["state_machines"][_snake(key.removesuffix("StateMachineArn"))] = value
+        if data["http_apis"].get("recharge"):
+            token = self._recharge_path_token()
+            if token:  # the URL Recharge posts to: the stack output plus the secret path token
+                data["http_apis"]["recharge_webhook"] = f"{data['http_apis']['recharge'].rstrip('/')}/{token}"
         return data
+
+    def _recharge_path_token(self) -> str:
+        from platformctl.commands.recharge import path_token
+
+        arn = (self.stack_outputs().get("shared/secrets-manager") or {}).get("RechargeWebhookSecretArn")
+        if not arn:
+            return ""
+        with contextlib.suppress(Exception):
+            value = self.target.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+            return path_token(json.loads(value))
+        return ""
 
     def _dynamodb_tables(self) -> set[str]:
         names: set[str] = set()

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from .conftest import EMAIL, OLD_SECRET, PHONE, PREFIX, SHOP, body_of, http_event, sign
 
@@ -207,8 +208,11 @@ def test_a_store_failure_is_5xx_so_that_shopify_retries(make_receiver: Any, lake
     assert _status(response) in (500, 503)
 
 
-def test_the_workflow_seam_is_called_after_the_record(make_receiver: Any, lake: Any) -> None:
+def test_the_workflow_is_started_after_the_record_and_again_on_a_redelivery(make_receiver: Any, lake: Any) -> None:
+    """Starting is idempotent (an execution named after the request); a redelivery starts again, so a start
+    that failed the first time is made when Shopify retries."""
     calls: list[tuple[str, int]] = []
+    failures = [ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StartExecution")]
 
     class Recording:
         def describe(self, request: Any) -> dict[str, Any]:
@@ -216,10 +220,13 @@ def test_the_workflow_seam_is_called_after_the_record(make_receiver: Any, lake: 
 
         def start(self, request: Any) -> None:
             calls.append((request.request_id, len(lake.objects(PREFIX))))
+            if failures:
+                raise failures.pop()
 
     receiver = make_receiver(workflow=Recording())
     body = body_of("customers/redact")
-    receiver.handle(http_event(body))
-    receiver.handle(http_event(body))  # a duplicate does not start it again
-    assert len(calls) == 1
-    assert calls[0][1] == 1
+    assert _status(receiver.handle(http_event(body))) == 503  # recorded, but the start failed: Shopify retries
+    assert _status(receiver.handle(http_event(body))) == 200  # the retry starts it
+    assert len(calls) == 2
+    assert calls[0][0] == calls[1][0]
+    assert [count for _, count in calls] == [1, 1]  # always after the record, which is written once
