@@ -240,7 +240,7 @@ def main() -> int:
 
         def receiver(verify: bool) -> Any:
             # As build_receiver makes it, but with the signature check switchable (the baseline arm).
-            cached = module.WebhookSecret(
+            cached = module.CachedSecret(
                 aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds
             )
             return module.Receiver(

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -56,7 +56,6 @@ from common.timeutil import utc_now
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
 
     # The image puts this folder's modules at the task root, so the handler imports them flat (below);
@@ -136,53 +135,15 @@ class Settings:
             ) from None
 
 
-class _DatingClient:
-    """Passes ``get_secret_value`` through and notes each version's ``CreatedDate`` by stage."""
-
-    def __init__(self, client: SecretsManagerClient, created: dict[str, datetime]) -> None:
-        self._client = client
-        self._created = created
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        response = self._client.get_secret_value(**kwargs)
-        stage = str(kwargs.get("VersionStage", "AWSCURRENT"))
-        created: Any = response.get("CreatedDate")  # absent from some emulators' answers
-        if isinstance(created, datetime):
-            self._created[stage] = created
-        else:
-            self._created.pop(stage, None)
-        return response
-
-
-class WebhookSecret(CachedSecret):
-    """The webhook secret's versions (``CachedSecret``) and when the current one was created."""
-
-    def __init__(
-        self,
-        client: SecretsManagerClient,
-        secret_id: str,
-        *,
-        max_age_seconds: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._created: dict[str, datetime] = {}
-        dating = cast("SecretsManagerClient", _DatingClient(client, self._created))
-        super().__init__(dating, secret_id, max_age_seconds=max_age_seconds, clock=clock)
-
-    def current_created(self) -> datetime | None:
-        """When the cached ``AWSCURRENT`` version was created (None if Secrets Manager did not say)."""
-        self.current()
-        return self._created.get("AWSCURRENT")
-
-
 class SecretRing:
     """The webhook secrets that may have signed a delivery: current, and previous during a rotation.
 
     The previous version (``AWSPREVIOUS``) counts only for ``grace_seconds`` after the current version
-    was created, and only when that date is known (a plain ``CachedSecret`` gives none: previous never
-    counts). Values are cached for ``max_age`` seconds. A signature or path token that matches no cached
-    value may mean the secret was rotated since: the cache is then refreshed, but at most once per
-    ``refresh_interval`` seconds, so forged requests cannot turn into a Secrets Manager call each.
+    was created, and only when that date is known (``CachedSecret.created``; when Secrets Manager gives
+    none, the previous version never counts). Values are cached for ``max_age`` seconds. A signature or
+    path token that matches no cached value may mean the secret was rotated since: the cache is then
+    refreshed, but at most once per ``refresh_interval`` seconds, so forged requests cannot turn into a
+    Secrets Manager call each.
     """
 
     def __init__(
@@ -205,8 +166,8 @@ class SecretRing:
         """The current secret's JSON, then the previous one's while it is within its grace period."""
         current = self._cached.current()
         found = [current]
-        if self._grace > 0 and isinstance(self._cached, WebhookSecret):
-            created = self._cached.current_created()
+        if self._grace > 0:
+            created = self._cached.created()
             if created is not None and self._wall_clock() - created.timestamp() <= self._grace:
                 previous = self._cached.previous()
                 if previous:
@@ -520,7 +481,7 @@ class Receiver:
 
 def build_receiver(settings: Settings) -> Receiver:
     """The receiver of a deployed function: clients and the secret cache from the environment."""
-    cached = WebhookSecret(aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds)
+    cached = CachedSecret(aws.secretsmanager(), settings.secret_arn, max_age_seconds=settings.secret_cache_seconds)
     return Receiver(
         settings,
         s3=aws.s3(),

@@ -49,3 +49,21 @@ def test_missing_key_is_reported_without_the_value() -> None:
     with pytest.raises(SecretFormatError) as caught:
         CachedSecret(client, "s").key("access_token")
     assert "sensitive-value" not in str(caught.value)
+
+
+@mock_aws
+def test_created_is_the_cached_versions_creation_date() -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    client.create_secret(Name="s", SecretString=json.dumps({"k": "one"}))
+    clock = Clock()
+    secret = CachedSecret(client, "s", max_age_seconds=60, clock=clock)
+    first = secret.created()
+    assert first is not None
+    assert secret.created("AWSPREVIOUS") is None  # no rotation yet
+    client.put_secret_value(SecretId="s", SecretString=json.dumps({"k": "two"}))
+    assert secret.created() == first, "cached with its value"
+    clock.now = 61
+    described = client.describe_secret(SecretId="s")["VersionIdsToStages"]
+    current = next(v for v, stages in described.items() if "AWSCURRENT" in stages)
+    expected = client.get_secret_value(SecretId="s", VersionId=current)["CreatedDate"]
+    assert secret.created() == expected

@@ -286,7 +286,7 @@ def make_receiver(aws_stack: Stack, app_classes: ModuleType) -> ReceiverFactory:
 
         environment = {**aws_stack.environment(alerts=alerts), **overrides}
         settings = load_settings(app_classes.Settings, environment)
-        cached = app_classes.WebhookSecret(secrets_client or aws_stack.secrets, settings.secret_arn)
+        cached = app_classes.CachedSecret(secrets_client or aws_stack.secrets, settings.secret_arn)
         return app_classes.Receiver(
             settings,
             s3=aws_stack.s3,

@@ -180,7 +180,7 @@ def test_a_revoked_previous_secret_stops_working_within_the_cache_age(
         secrets.put_secret_value(SecretId=aws_stack.secret_arn, SecretString=json.dumps(document))
     now = [5000.0]
     receiver = make_receiver()
-    cached = app_classes.WebhookSecret(secrets, aws_stack.secret_arn, max_age_seconds=300.0, clock=lambda: now[0])
+    cached = app_classes.CachedSecret(secrets, aws_stack.secret_arn, max_age_seconds=300.0, clock=lambda: now[0])
     receiver.secrets = app_classes.SecretRing(
         cached, refresh_interval=10**9, clock=lambda: now[0], grace_seconds=48 * 3600.0
     )
