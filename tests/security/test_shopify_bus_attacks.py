@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from moto import mock_aws
 from moto.events.models import EventPattern
 
 from common import shopify_events as se
@@ -34,13 +33,8 @@ RULE_OF = {"order": "OrdersRule", "customer": "CustomersRule", "cart": "CartsRul
 
 @pytest.fixture
 def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[support.CachedSession]:
-    """moto's lake and hot stores, the processors configured as the local stack configures them."""
-    for name, value in support.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        support.create_stores(support.SESSION)
-        yield support.SESSION
+    with support.moto_shop(monkeypatch) as session:
+        yield session
 
 
 def deliver(name: str, event: Any) -> dict[str, str]:

@@ -7,19 +7,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from tests.unit.shopify import support
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[support.CachedSession]:
-    for name, value in support.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        support.create_stores(support.SESSION)
-        yield support.SESSION
+    with support.moto_shop(monkeypatch) as session:
+        yield session
 
 
 @pytest.fixture

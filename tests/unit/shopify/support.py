@@ -6,11 +6,15 @@ import importlib.util
 import itertools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
+from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
 from platformctl.templates import load_template
@@ -209,3 +213,14 @@ def copied_fixture(name: str) -> Any:
 
 
 FIXTURES = Path(REPO_ROOT / "tests" / "fixtures" / "shopify")
+
+
+@contextmanager
+def moto_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[CachedSession]:
+    """moto's lake and hot stores, the processors configured as the local stack configures them."""
+    for name, value in environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        create_stores(SESSION)
+        yield SESSION
