@@ -32,7 +32,7 @@ _CONFIG = Config(
 )
 
 
-SERVICES = frozenset({"cloudwatch", "dynamodb", "s3", "secretsmanager", "sns"})
+SERVICES = frozenset({"cloudwatch", "dynamodb", "s3", "secretsmanager", "sns", "sqs", "stepfunctions"})
 
 
 @cache
@@ -66,3 +66,9 @@ def secretsmanager() -> SecretsManagerClient:
 
 def sns() -> SNSClient:
     return client("sns")  # type: ignore[no-any-return]
+
+
+@cache
+def table(name: str) -> Any:
+    """A DynamoDB table resource (batch writers, paginated queries), on the same session and config."""
+    return _session().resource("dynamodb", config=_CONFIG).Table(name)

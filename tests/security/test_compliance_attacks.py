@@ -2,9 +2,10 @@
 
 Each case sends one attack between two legitimate requests to the handler under moto and asserts the
 HTTP status, that the lake holds exactly the legitimate requests' records (nothing added, nothing
-changed by the attack) and that both legitimate requests were recorded. The attacker holds a captured,
-correctly signed ``customers/redact`` request (as an eavesdropper on the wire or in a log would) but not
-the app's client secret.
+changed by the attack), that the attack started no privacy workflow execution (an erasure started by
+a forged or replayed request would be the worst outcome), and that both legitimate requests were
+recorded and started. The attacker holds a captured, correctly signed ``customers/redact`` request (as
+an eavesdropper on the wire or in a log would) but not the app's client secret.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.unit.shopify_compliance.conftest import (  # noqa: F401 - the fixture
     Lake,
     _metrics_namespace,
     app_classes,
+    bare_lake,
     body_of,
     http_event,
     lake,
@@ -103,6 +105,22 @@ def _wrong_method() -> dict[str, Any]:
     return http_event(CAPTURED, method="GET")
 
 
+def _conflicting_topic_spellings() -> dict[str, Any]:
+    """The captured request with a second spelling of the topic header naming another topic."""
+    return http_event(CAPTURED, extra={"Shopify-Topic": "shop/redact"})
+
+
+def _other_route() -> dict[str, Any]:
+    return http_event(CAPTURED) | {"routeKey": "$default", "rawPath": "/anything"}
+
+
+def _relabelled_as_data_request_with_extra_keys() -> dict[str, Any]:
+    """A new body (so a new request id) cannot be signed without the secret: any edit is a forgery."""
+    document = json.loads(CAPTURED)
+    document["data_request"] = {"id": 1}
+    return http_event(json.dumps(document).encode(), topic="customers/data_request", signature=sign(CAPTURED))
+
+
 ATTACKS: dict[str, tuple[Callable[[], dict[str, Any]], int]] = {
     "forged": (_forged, 401),
     "forged-empty-secret": (_forged_shop_redact, 401),
@@ -118,6 +136,9 @@ ATTACKS: dict[str, tuple[Callable[[], dict[str, Any]], int]] = {
     "other-shop-header": (_other_shop_header_only, 200),
     "traversal-in-id": (_path_traversal_id, 200),
     "wrong-method": (_wrong_method, 405),
+    "conflicting-topic-headers": (_conflicting_topic_spellings, 400),
+    "other-route": (_other_route, 404),
+    "edited-into-data-request": (_relabelled_as_data_request_with_extra_keys, 401),
 }
 
 
@@ -132,14 +153,22 @@ def test_attack(name: str, world: tuple[Any, Lake]) -> None:
     assert receiver.handle(http_event(CAPTURED))["statusCode"] == 200  # the captured request, once
     first = _legitimate()
     assert receiver.handle(first)["statusCode"] == 200
-    before = store.objects()
+    before, started = store.objects(), _started(store)
+    assert len(started) == 2
     attack, status = ATTACKS[name]
     response = receiver.handle(attack())
     assert response["statusCode"] == status, response
     assert store.objects() == before, "the attack changed the lake"
+    assert _started(store) == started, "the attack started a privacy workflow execution"
     second = _legitimate()
     assert receiver.handle(second)["statusCode"] == 200
     after = store.objects()
     assert len(after) == len(before) + 1
     assert all(key.startswith(PREFIX) for key in after)
     assert all(before[key] == after[key] for key in before)
+    assert len(_started(store)) == len(started) + 1
+
+
+def _started(store: Lake) -> dict[str, tuple[str, str]]:
+    """name -> (input, start date) of every execution of the privacy state machine."""
+    return {name: (json.dumps(e["input"]), str(e["startDate"])) for name, e in store.executions().items()}

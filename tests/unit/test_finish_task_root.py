@@ -21,7 +21,7 @@ from common.aws import SERVICES
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOCK_BOTOCORE = Path(botocore.__file__).parent
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1")
-EXTRA_SERVICES = ("sqs", "ec2")  # stand for the services the images drop
+EXTRA_SERVICES = ("kinesis", "ec2")  # stand for the services the images drop
 
 # The probe prints, per service and region, what decides where and how a request goes, and the request
 # itself for a call the platform makes. Run once on the stock SDK data and once on the slimmed copy.
@@ -35,6 +35,11 @@ CALLS = {
     "secretsmanager": ("get_secret_value", {"SecretId": "shop/admin"}),
     "sns": ("publish", {"TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts", "Message": "m"}),
     "cloudwatch": ("put_metric_data", {"Namespace": "n", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    "sqs": ("send_message", {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "MessageBody": "m"}),
+    "stepfunctions": (
+        "start_execution",
+        {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m", "name": "n", "input": "{}"},
+    ),
 }
 VOLATILE = {"x-amz-date", "authorization", "amz-sdk-invocation-id", "user-agent", "x-amz-user-agent"}
 
@@ -119,7 +124,7 @@ def slimmed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, finish_task
 
 def test_the_dockerfile_command_finishes_a_task_root(tmp_path: Path) -> None:
     """``python finish_task_root.py /var/task``, as the Dockerfiles run it on a task root pip filled."""
-    _copy_botocore(tmp_path / "botocore", {*SERVICES, "sqs"})
+    _copy_botocore(tmp_path / "botocore", {*SERVICES, "kinesis"})
     no_bytecode = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO_ROOT / "lambdas" / "common", tmp_path / "common", ignore=no_bytecode)
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n", encoding="utf-8")
@@ -132,8 +137,8 @@ def test_the_dockerfile_command_finishes_a_task_root(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "kept cloudwatch, dynamodb, s3, secretsmanager, sns; code byte-compiled" in result.stdout
-    assert not (tmp_path / "botocore" / "data" / "sqs").exists()
+    assert "kept cloudwatch, dynamodb, s3, secretsmanager, sns, sqs, stepfunctions; code byte-compiled" in result.stdout
+    assert not (tmp_path / "botocore" / "data" / "kinesis").exists()
     assert Path(importlib.util.cache_from_source(str(tmp_path / "app.py"))).is_file()
 
 
@@ -158,7 +163,7 @@ def test_slimmed_sdk_data_keeps_only_the_services_and_no_documentation(slimmed: 
     assert not list(data.glob("*/*/examples-1.json"))
     endpoints = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))
     kept = {name for partition in endpoints["partitions"] for name in partition["services"]}
-    assert kept == {"s3", "dynamodb", "secretsmanager", "sns", "monitoring"}  # cloudwatch's prefix
+    assert kept == {"s3", "dynamodb", "secretsmanager", "sns", "sqs", "states", "monitoring"}  # endpoint prefixes
     assert report.bytes_after < report.bytes_before
 
 
@@ -212,7 +217,7 @@ def test_a_client_of_a_service_the_images_lack_is_refused() -> None:
     from common import aws
 
     with pytest.raises(ValueError, match=r"add it to common\.aws\.SERVICES"):
-        aws.client("sqs")
+        aws.client("kinesis")
 
 
 def test_functions_make_clients_only_through_common_aws() -> None:

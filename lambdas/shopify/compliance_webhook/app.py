@@ -1,10 +1,13 @@
-"""Shopify compliance webhooks over the HTTP API: authenticity first, then one durable request record.
+"""Shopify compliance webhooks over the HTTP API: authenticity first, one durable request record, then the
+privacy workflow.
 
 One invocation is one delivery (API Gateway HTTP API, payload format 2.0, ``ANY /shopify/compliance``).
 In order (docs/privacy.md):
 
-1. only POST (else 405), at most ``MAX_BODY_BYTES`` (else 413), the body base64-decoded when API
-   Gateway says so (undecodable: 400);
+1. only the compliance route (else 404) and POST (else 405); the headers by normalised name
+   (``common.shopify_events.read_headers``: two spellings of one header with different values are 400);
+   at most ``MAX_BODY_BYTES`` (else 413), the body base64-decoded when API Gateway says so (undecodable:
+   400);
 2. ``X-Shopify-Hmac-Sha256`` on the raw bytes (``compliance_request.signature_matches``), with the
    app's current client secret and, while ``ACCEPT_PREVIOUS_SECRET`` is true (during a rotation), the
    previous one: a missing or wrong signature is 401, and nothing of the request is stored or logged
@@ -14,10 +17,19 @@ In order (docs/privacy.md):
    otherwise): such an authentic but refused delivery is counted (``AuthenticRefused``, an alarm) and
    not stored: the role may write nothing but the request records, and a request we do not honour must
    not leave a copy of someone's contact data behind;
-4. the record to ``metadata/privacy/requests/<topic>/<request id>.json`` with a conditional PutObject
-   (``If-None-Match: *``): a redelivery or a replay of the same signed body finds the record and is
-   answered 200 without writing; then the privacy workflow is started (``PrivacyWorkflow``; not built
-   yet: the record says ``"started": false``); then 200.
+4. the record (``common.privacy.requests.PrivacyRequest``, the person as keyed subjects made with the
+   digest key ``DIGEST_KEY_SECRET_ARN``) to ``metadata/privacy/requests/<topic>/<request id>.json``
+   with a conditional PutObject (``If-None-Match: *``): a redelivery or a replay of the same signed
+   body finds the record and writes nothing;
+5. once the record is durably there (written now, or found), an erasure or export starts the privacy
+   workflow (``${Brand}-privacy-requests``): an execution named after the request id with input
+   ``{"request_key": <record key>}``. Step Functions refuses a second execution of that name
+   (``ExecutionAlreadyExists``: already started, fine), so Shopify's retries are harmless and a retry
+   after a failed start only starts. A start that fails (the state machine not deployed, throttling,
+   access denied) answers 503 so that Shopify retries (``WorkflowNotStarted``, an alarm).
+   ``shop/redact`` starts nothing: a new one is counted (``ShopRedactReceived``, an alarm) and an
+   operator decides on the purge (``platformctl privacy purge-shop``);
+6. 200.
 
 An AWS failure answers 503 (throttling, timeouts) or 500 so that Shopify retries. Logs carry topics,
 request ids, reasons and sizes, never a body, an e-mail, a phone, a secret or a signature.
@@ -28,7 +40,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,7 +51,10 @@ from common import aws, webhook_http
 from common.config import env_field, load_settings
 from common.errors import BadInput
 from common.observability import MetricUnit, logger, metrics, tracer
+from common.privacy.digest import SubjectDigester, digester_from_secret
+from common.privacy.requests import PrivacyRequest, request_key
 from common.secret_cache import CachedSecret, SecretFormatError
+from common.shopify_events import read_headers
 from common.timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -53,6 +67,7 @@ else:
     import compliance_request as rules
 
 SECRET_KEY = "client_secret"  # noqa: S105 - the name of the key in the secret's JSON, not a secret
+ROUTE_KEY = "ANY /shopify/compliance"
 
 
 @dataclass(frozen=True)
@@ -60,11 +75,12 @@ class Settings:
     bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
     secret_arn: str = env_field("CLIENT_SECRET_ARN")
     shop_domain: str = env_field("SHOP_DOMAIN")
+    digest_key_secret_arn: str = env_field("DIGEST_KEY_SECRET_ARN")
+    state_machine_arn: str = env_field("PRIVACY_STATE_MACHINE_ARN")
     max_body_bytes: int = env_field("MAX_BODY_BYTES", default=256 * 1024)
     accept_previous_secret: bool = env_field("ACCEPT_PREVIOUS_SECRET", default=False)
     secret_cache_seconds: float = env_field("SECRET_CACHE_SECONDS", default=300.0)
     secret_refresh_min_interval_seconds: float = env_field("SECRET_REFRESH_MIN_INTERVAL_SECONDS", default=60.0)
-    workflow_name: str = env_field("PRIVACY_WORKFLOW_NAME", default="")
 
 
 class ClientSecrets:
@@ -110,30 +126,46 @@ class ClientSecrets:
 
 
 class PrivacyWorkflow(Protocol):
-    """The seam where the erasure / access workflow (``${Brand}-privacy-requests``) will be started."""
+    """Starts the privacy workflow (``${Brand}-privacy-requests``) for one recorded request."""
 
-    def describe(self, request: rules.ComplianceRequest) -> dict[str, Any]:
-        """What the record says about the workflow before it is started."""
-
-    def start(self, request: rules.ComplianceRequest) -> None:
-        """Start the workflow for a newly recorded request (idempotent: named after the request id)."""
+    def start(self, request_id: str, record_key: str) -> bool:
+        """Start the execution named ``request_id``; False when it exists already. Raises on failure."""
 
 
-class WorkflowNotBuilt:
-    """Today's workflow: none. The record says so; nothing pretends to have started anything.
+class StepFunctionsWorkflow:
+    """The privacy state machine, started by name: one execution per request id.
 
-    When the state machine exists, its collaborator starts an execution named after the request id (a
-    Standard workflow refuses a second execution of the same name, so a retry is harmless), and a sweep
-    starts the ones whose record says ``"started": false`` (docs/privacy.md, "What is still to come")."""
+    Step Functions refuses a second execution of a name (``ExecutionAlreadyExists``) for 90 days after
+    the first closed, and answers a start identical to a running one with that one, so a redelivery, a
+    replay or a concurrent delivery never starts the workflow twice.
+    """
 
-    def __init__(self, name: str = "") -> None:
-        self.name = name
+    def __init__(self, client: Callable[[], Any], state_machine_arn: str) -> None:
+        self._client = client  # made on first use: shop/redact and refused requests never need it
+        self.state_machine_arn = state_machine_arn
 
-    def describe(self, request: rules.ComplianceRequest) -> dict[str, Any]:
-        return {"name": self.name or None, "started": False, "reason": "privacy workflow not built yet"}
+    def start(self, request_id: str, record_key: str) -> bool:
+        try:
+            self._client().start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=request_id,
+                input=json.dumps({"request_key": record_key}, sort_keys=True),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
 
-    def start(self, request: rules.ComplianceRequest) -> None:
-        return None
+
+class WorkflowNotStarted(Exception):  # noqa: N818 - what happened, not that it is an error
+    """The record exists but its workflow could not be started (the cause is chained)."""
+
+
+class Answer(Exception):  # noqa: N818 - not an error: the answer a step decided on, ending the request
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response.get("statusCode"))
+        self.response = response
 
 
 def _client_error(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -155,40 +187,56 @@ class Receiver:
         *,
         s3: S3Client,
         secrets: ClientSecrets,
+        digest_key: CachedSecret,
         workflow: PrivacyWorkflow,
-        salt: Callable[[], bytes] = lambda: os.urandom(16),
     ) -> None:
         self.settings = settings
         self.s3 = s3
         self.secrets = secrets
+        self.digest_key = digest_key
         self.workflow = workflow
-        self.salt = salt
         self.shop_domain = settings.shop_domain.strip().lower()
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            headers = self._headers(event)
+            body = self._body(event)
+            if isinstance(body, dict):
+                return body
+            refused = self._authenticate(body, headers)
+            if refused is not None:
+                return refused
+            try:
+                topic = rules.resolve_topic(headers)
+                request = rules.parse(body, topic)
+            except BadInput as exc:
+                return self._refuse(400, exc.reason, len(body))
+            logger.append_keys(topic=request.topic, privacy_request_id=request.request_id)
+            if request.shop_domain != self.shop_domain:
+                return self._refuse(403, "other-shop", len(body))
+            return self._record(request, rules.Delivery.of(headers), len(body))
+        except Answer as answer:
+            return answer.response
+
+    # ------------------------------------------------------------------------------ steps
+
+    def _headers(self, event: Mapping[str, Any]) -> dict[str, str]:
+        """The route and method checked, the headers by normalised name (``shopify-topic``)."""
+        route = event.get("routeKey")
+        if route is not None and route != ROUTE_KEY:  # a route added to the API by mistake
+            raise Answer(_client_error(404, {"error": "not found"}))
         context = event.get("requestContext") or {}
         method = str((context.get("http") or {}).get("method", "")).upper()
         if method != "POST":
             metrics.add_metric(name="MethodNotAllowed", unit=MetricUnit.Count, value=1)
-            return _client_error(405, {"error": "method not allowed; compliance webhooks are POST"}, {"allow": "POST"})
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-        body = self._body(event)
-        if isinstance(body, dict):
-            return body
-        refused = self._authenticate(body, headers)
-        if refused is not None:
-            return refused
+            raise Answer(
+                _client_error(405, {"error": "method not allowed; compliance webhooks are POST"}, {"allow": "POST"})
+            )
         try:
-            topic = rules.resolve_topic(headers)
-            request = rules.parse(body, topic)
+            return read_headers(event.get("headers") or {})
         except BadInput as exc:
-            return self._refuse(400, exc.reason, len(body))
-        logger.append_keys(topic=request.topic, privacy_request_id=request.request_id)
-        if request.shop_domain != self.shop_domain:
-            return self._refuse(403, "other-shop", len(body))
-        return self._record(request, rules.Delivery.of(headers))
-
-    # ------------------------------------------------------------------------------ steps
+            logger.warning("request refused: headers", extra={"reason": exc.reason})
+            raise Answer(_client_error(400, {"error": "request refused", "reason": exc.reason})) from None
 
     def _body(self, event: Mapping[str, Any]) -> bytes | dict[str, Any]:
         limit = self.settings.max_body_bytes
@@ -216,7 +264,7 @@ class Receiver:
         return _client_error(413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
 
     def _authenticate(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
-        given = rules.header(headers, "Hmac-Sha256")
+        given = headers.get("shopify-hmac-sha256")
         try:
             matched = rules.signature_matches(body, given, self.secrets.values())
             if matched is None and given and self.secrets.refresh():
@@ -243,50 +291,97 @@ class Receiver:
         metrics.add_metric(name="AuthenticRefused", unit=MetricUnit.Count, value=1)
         return _client_error(status, {"error": "request refused", "reason": reason})
 
-    def _start(self, request: rules.ComplianceRequest) -> dict[str, Any] | None:
-        """Start the request's workflow; a 5xx answer when that failed (Shopify retries), else None."""
+    def _digester(self, request: rules.ComplianceRequest) -> SubjectDigester | None:
+        """The digester of a customer request; None for shop/redact (about no person: no key needed)."""
+        if request.topic == rules.SHOP_REDACT:
+            return None
         try:
-            self.workflow.start(request)
+            return digester_from_secret(self.digest_key)
+        except SecretFormatError as exc:
+            logger.error("privacy digest key unusable", extra={"error_type": type(exc).__name__})
+            metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
+            raise Answer(webhook_http.response(500, {"error": "internal error; retry later"})) from None
         except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, "workflow")
-        return None
+            raise Answer(_failure(exc, "digest-key")) from None
 
-    def _record(self, request: rules.ComplianceRequest, delivery: rules.Delivery) -> dict[str, Any]:
-        document = rules.record(
-            request,
-            delivery,
-            received_at=utc_now(),
-            salt=self.salt(),
-            workflow=self.workflow.describe(request),
-        )
+    def _write(self, key: str, document: PrivacyRequest) -> bool:
+        """Write the record unless it is there: True when written now, False when found."""
         try:
             self.s3.put_object(
                 Bucket=self.settings.bucket,
-                Key=request.key,
-                Body=json.dumps(document, sort_keys=True).encode("utf-8"),
+                Key=key,
+                Body=json.dumps(document.to_json(), sort_keys=True).encode("utf-8"),
                 ContentType="application/json",
                 IfNoneMatch="*",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
-                return _failure(exc, "record")
-            # A redelivery: start the workflow again (idempotent) in case the first delivery's start failed.
-            logger.info("request already recorded", extra={"record_key": request.key})
+                raise Answer(_failure(exc, "record")) from None
+            # A redelivery or a replay: the record is there. The workflow is started again (idempotent
+            # by name), in case the first delivery's start failed.
+            logger.info("request already recorded")
             metrics.add_metric(name="DuplicateDelivery", unit=MetricUnit.Count, value=1)
-            started = self._start(request)
-            return started or webhook_http.response(
-                200, {"status": "already recorded", "request_id": request.request_id}
-            )
+            return False
         except BotoCoreError as exc:
-            return _failure(exc, "record")
-        failed = self._start(request)
-        if failed is not None:
-            return failed
-        metrics.add_metric(name="RequestRecorded", unit=MetricUnit.Count, value=1)
-        logger.info("request recorded", extra={"record_key": request.key})
+            raise Answer(_failure(exc, "record")) from None
+        return True
+
+    def _record(self, request: rules.ComplianceRequest, delivery: rules.Delivery, size: int) -> dict[str, Any]:
+        digester = self._digester(request)
+        try:
+            document = rules.record(request, delivery, received_at=utc_now(), digester=digester)
+        except ValueError:  # a request the record cannot hold (its validation says why, never a value)
+            return self._refuse(400, "bad-record", size)
+        key = request_key(request.topic, request.request_id)
+        logger.append_keys(record_key=key)
+        recorded = self._write(key, document)
+        if recorded:
+            metrics.add_metric(name="RequestRecorded", unit=MetricUnit.Count, value=1)
+            logger.info("request recorded", extra={"kind": request.kind, "subjects": len(document.subjects)})
+        workflow = "not applicable"
+        if request.kind in rules.WORKFLOW_KINDS:
+            try:
+                workflow = "started" if self._start(request.request_id, key) else "already started"
+            except WorkflowNotStarted as exc:
+                return self._not_started(exc.__cause__)
+        elif recorded:  # shop/redact: an operator decides on the purge; never anything automatic
+            metrics.add_metric(name="ShopRedactReceived", unit=MetricUnit.Count, value=1)
+            logger.warning("shop/redact recorded: the purge is an operator's decision (platformctl privacy)")
         return webhook_http.response(
-            200, {"status": "recorded", "request_id": request.request_id, "topic": request.topic}
+            200,
+            {
+                "status": "recorded" if recorded else "already recorded",
+                "request_id": request.request_id,
+                "topic": request.topic,
+                "kind": request.kind,
+                "workflow": workflow,
+            },
         )
+
+    def _start(self, request_id: str, key: str) -> bool:
+        try:
+            started = self.workflow.start(request_id, key)
+        except (ClientError, BotoCoreError) as exc:
+            raise WorkflowNotStarted(request_id) from exc
+        if started:
+            metrics.add_metric(name="WorkflowStarted", unit=MetricUnit.Count, value=1)
+            logger.info("privacy workflow started")
+        else:
+            logger.info("privacy workflow already started")
+        return started
+
+    @staticmethod
+    def _not_started(exc: BaseException | None) -> dict[str, Any]:
+        """503 whatever the cause (a missing state machine, throttling, access denied): the record is
+        there, so Shopify's retry only has to start the workflow, which it will once the cause is fixed."""
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+        logger.error(
+            "privacy workflow not started",
+            extra={"stage": "workflow", "error_type": type(exc).__name__, "error_code": code},
+        )
+        metrics.add_metric(name="WorkflowNotStarted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=1)
+        return webhook_http.response(503, {"error": "temporarily unavailable; retry later"}, {"retry-after": "60"})
 
 
 def build_receiver(settings: Settings) -> Receiver:
@@ -300,7 +395,9 @@ def build_receiver(settings: Settings) -> Receiver:
             accept_previous=settings.accept_previous_secret,
             refresh_interval=settings.secret_refresh_min_interval_seconds,
         ),
-        workflow=WorkflowNotBuilt(settings.workflow_name),
+        # The digest key never changes (common.privacy.digest): cache it for the environment's life.
+        digest_key=CachedSecret(aws.secretsmanager(), settings.digest_key_secret_arn, max_age_seconds=3600.0),
+        workflow=StepFunctionsWorkflow(lambda: aws.client("stepfunctions"), settings.state_machine_arn),
     )
 
 

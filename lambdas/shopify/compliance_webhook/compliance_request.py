@@ -11,10 +11,15 @@ POST signed with ``X-Shopify-Hmac-Sha256`` = base64(HMAC-SHA256(app client secre
 The headers (topic, ids) are not signed, the body is: the topic must agree with the body's shape (the
 three shapes are disjoint), and the record's key is derived from the signed topic and body, so a
 captured delivery replayed under a new ``X-Shopify-Event-Id`` lands on the same record (docs/privacy.md).
+Headers are read through ``common.shopify_events.read_headers``: lower-case names without ``x-``
+(``shopify-topic``), and two spellings of one header with different values are refused.
 
-The record keeps what the erasure/access workflow needs and nothing more: the shop, the Shopify customer
-id, the order ids, Shopify's request id, the delivery's ids, and the e-mail and phone only as salted
-SHA-256 digests (a record must not become one more copy of the personal data it asks us to erase).
+The record is the platform's shared privacy request (``common.privacy.requests.PrivacyRequest``,
+schema 2): kind (``erase``, ``export`` or ``shop_purge``), the shop, Shopify's request id, the
+delivery's ids and the person as *subjects* only: ``shopify-customer:<id>``, ``shopify-order:<id>`` for
+each order, and the e-mail and phone as keyed digests (``email:<hmac>``, ``phone:<hmac>``, the key held
+apart in Secrets Manager), so that a record is never one more copy of the contact data it asks us to
+erase, and nobody reading it can test guesses against it.
 """
 
 from __future__ import annotations
@@ -30,14 +35,18 @@ from datetime import datetime
 from typing import Any
 
 from common.errors import BadInput
+from common.privacy.digest import SubjectDigester
+from common.privacy.requests import ERASE, EXPORT, SCHEMA, SHOP_PURGE, SHOPIFY_ORIGIN, PrivacyRequest
 
 DATA_REQUEST = "customers/data_request"
 CUSTOMERS_REDACT = "customers/redact"
 SHOP_REDACT = "shop/redact"
 TOPICS = (DATA_REQUEST, CUSTOMERS_REDACT, SHOP_REDACT)
-RECORD_PREFIX = "metadata/privacy/requests/"
-RECORD_SCHEMA = 1
-HASH_ALGORITHM = "sha256(salt || 0x00 || normalised value)"
+# What each topic asks for: the request's kind (common.privacy.requests).
+KINDS = {CUSTOMERS_REDACT: ERASE, DATA_REQUEST: EXPORT, SHOP_REDACT: SHOP_PURGE}
+# The kinds the privacy workflow handles; a shop purge is an operator's decision (platformctl privacy).
+WORKFLOW_KINDS = frozenset({ERASE, EXPORT})
+MAX_ID = 10**20  # Shopify's ids fit in 20 digits (what a privacy subject admits)
 
 # Keys each topic's body must carry, and keys that belong to another topic only (a relabelled body).
 _REQUIRED: dict[str, frozenset[str]] = {
@@ -52,15 +61,6 @@ _FOREIGN: dict[str, frozenset[str]] = {
 }
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TIMESTAMP = re.compile(r"^[0-9T:.+Z -]{10,40}$")
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """``X-Shopify-<name>`` or the Events system's ``Shopify-<name>``; ``headers`` are lower-cased."""
-    lowered = name.lower()
-    value = headers.get(f"x-shopify-{lowered}")
-    if value is None:
-        value = headers.get(f"shopify-{lowered}")
-    return value
 
 
 def expected_signature(secret: str, body: bytes) -> str:
@@ -94,15 +94,25 @@ class Delivery:
 
     @classmethod
     def of(cls, headers: Mapping[str, str]) -> Delivery:
+        """From headers as ``common.shopify_events.read_headers`` gives them (``shopify-event-id``)."""
+
         def safe(value: str | None, form: re.Pattern[str]) -> str | None:
             return value if value is not None and form.match(value) else None
 
         return cls(
-            event_id=safe(header(headers, "Event-Id"), _DELIVERY_ID),
-            webhook_id=safe(header(headers, "Webhook-Id"), _DELIVERY_ID),
-            triggered_at=safe(header(headers, "Triggered-At"), _TIMESTAMP),
-            api_version=safe(header(headers, "API-Version"), _DELIVERY_ID),
+            event_id=safe(headers.get("shopify-event-id"), _DELIVERY_ID),
+            webhook_id=safe(headers.get("shopify-webhook-id"), _DELIVERY_ID),
+            triggered_at=safe(headers.get("shopify-triggered-at"), _TIMESTAMP),
+            api_version=safe(headers.get("shopify-api-version"), _DELIVERY_ID),
         )
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "event_id": self.event_id,
+            "webhook_id": self.webhook_id,
+            "triggered_at": self.triggered_at,
+            "api_version": self.api_version,
+        }
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,8 @@ class ComplianceRequest:
     request_id: str  # derived from the signed topic and body
 
     @property
-    def key(self) -> str:
-        return f"{RECORD_PREFIX}{self.topic.replace('/', '_')}/{self.request_id}.json"
+    def kind(self) -> str:
+        return KINDS[self.topic]
 
 
 def request_id(topic: str, body: bytes) -> str:
@@ -128,7 +138,8 @@ def request_id(topic: str, body: bytes) -> str:
 
 
 def resolve_topic(headers: Mapping[str, str]) -> str:
-    topic = header(headers, "Topic")
+    """The compliance topic of ``headers`` (as ``common.shopify_events.read_headers`` gives them)."""
+    topic = headers.get("shopify-topic")
     if topic is None or not topic.strip():
         raise BadInput("missing-topic", "no X-Shopify-Topic header")
     topic = topic.strip().lower()
@@ -141,9 +152,9 @@ def _identifier(value: Any, what: str) -> int:
     # Shopify's ids are JSON numbers; a digit string is accepted (some proxies stringify large ints).
     if isinstance(value, bool):
         raise BadInput("bad-shape", f"{what} is not an id")
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, int) and 0 < value < MAX_ID:
         return value
-    if isinstance(value, str) and value.isdigit() and 0 < len(value) <= 20:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20 and 0 < int(value) < MAX_ID:
         return int(value)
     raise BadInput("bad-shape", f"{what} is not an id")
 
@@ -166,7 +177,7 @@ def parse(body: bytes, topic: str) -> ComplianceRequest:
     """The request in ``body`` for ``topic``; BadInput when the body is not that topic's shape."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, a number past 4300 digits, too deep
         raise BadInput("bad-json", "the body is not JSON") from None
     if not isinstance(document, dict):
         raise BadInput("bad-shape", "the body is not a JSON object")
@@ -217,18 +228,26 @@ def _looks_like_another_topic(topic: str, document: Mapping[str, Any]) -> bool:
     )
 
 
-def normalise_email(value: str) -> str:
-    return value.strip().lower()
+def subjects(request: ComplianceRequest, digester: SubjectDigester) -> tuple[str, ...]:
+    """Who the request is about, as the privacy index names them (sorted, no duplicates).
 
-
-def normalise_phone(value: str) -> str:
-    """Digits only, with a leading + when there was one: '+1 (555) 625-1199' -> '+15556251199'."""
-    digits = re.sub(r"\D", "", value)
-    return ("+" if value.strip().startswith("+") else "") + digits
-
-
-def contact_digest(salt: bytes, normalised: str) -> str:
-    return hashlib.sha256(salt + b"\x00" + normalised.encode("utf-8")).hexdigest()
+    The Shopify customer id, each order id, and the e-mail and phone as keyed digests; a value that is
+    not an e-mail address or a phone number (``digest.normalise_*`` says None) names nobody and is left
+    out. ``shop/redact`` is about no person: no subjects.
+    """
+    found: set[str] = set()
+    if request.customer_id is not None:
+        found.add(f"shopify-customer:{request.customer_id}")
+    found.update(f"shopify-order:{order_id}" for order_id in request.order_ids)
+    if request.email:
+        email = digester.email(request.email)
+        if email:
+            found.add(email)
+    if request.phone:
+        phone = digester.phone(request.phone)
+        if phone:
+            found.add(phone)
+    return tuple(sorted(found))
 
 
 def record(
@@ -236,33 +255,24 @@ def record(
     delivery: Delivery,
     *,
     received_at: datetime,
-    salt: bytes,
-    workflow: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The JSON document kept at ``request.key``: ids and digests, never an e-mail or a phone."""
-    customer: dict[str, Any] | None = None
-    if request.topic != SHOP_REDACT:
-        customer = {
-            "id": request.customer_id,
-            "email_sha256": contact_digest(salt, normalise_email(request.email)) if request.email else None,
-            "phone_sha256": contact_digest(salt, normalise_phone(request.phone)) if request.phone else None,
-        }
-    return {
-        "schema": RECORD_SCHEMA,
-        "request_id": request.request_id,
-        "topic": request.topic,
-        "shop_id": request.shop_id,
-        "shop_domain": request.shop_domain,
-        "customer": customer,
-        "order_ids": list(request.order_ids),
-        "data_request_id": request.data_request_id,
-        "contact_hash": {"algorithm": HASH_ALGORITHM, "salt": salt.hex()} if customer is not None else None,
-        "received_at": received_at.isoformat().replace("+00:00", "Z"),
-        "delivery": {
-            "event_id": delivery.event_id,
-            "webhook_id": delivery.webhook_id,
-            "triggered_at": delivery.triggered_at,
-            "api_version": delivery.api_version,
-        },
-        "workflow": dict(workflow),
-    }
+    digester: SubjectDigester | None,
+) -> PrivacyRequest:
+    """The privacy request kept at its key: ids and keyed digests, never an e-mail or a phone.
+
+    ``digester`` may be None only for ``shop/redact`` (no person, so no digest key needed). ValueError
+    (``PrivacyRequest``'s validation) for a request the record cannot hold.
+    """
+    if request.topic != SHOP_REDACT and digester is None:
+        raise ValueError("a customer request needs the digest key")
+    return PrivacyRequest(
+        schema=SCHEMA,
+        request_id=request.request_id,
+        kind=request.kind,
+        origin=SHOPIFY_ORIGIN,
+        topic=request.topic,
+        shop_domain=request.shop_domain,
+        subjects=subjects(request, digester) if digester is not None else (),
+        received_at=received_at.isoformat().replace("+00:00", "Z"),
+        delivery=delivery.to_json(),
+        data_request_id=request.data_request_id,
+    )

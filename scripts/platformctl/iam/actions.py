@@ -114,13 +114,23 @@ def _encryption_context(call: Call) -> dict[str, Any]:
 
 
 def _copy_source(call: Call) -> list[Check]:
-    source = call.p("CopySource").lstrip("/").split("?", 1)[0]
-    return [Check("s3:GetObject", f"arn:aws:s3:::{source}")]
+    source, _, query = call.p("CopySource").lstrip("/").partition("?")
+    versioned = any(part.startswith("versionId=") for part in query.split("&"))
+    return [Check("s3:GetObjectVersion" if versioned else "s3:GetObject", f"arn:aws:s3:::{source}")]
 
 
 def _delete_objects(call: Call) -> list[Check]:
-    keys = call.params.get("Keys") or []
-    return [Check("s3:DeleteObject", f"arn:aws:s3:::{call.p('Bucket')}/{key}") for key in keys]
+    """One check per object: s3:DeleteObjectVersion for an object named with its version."""
+    objects = call.params.get("Objects")
+    if objects is None:
+        objects = [{"Key": key} for key in call.params.get("Keys") or []]
+    return [
+        Check(
+            "s3:DeleteObjectVersion" if item.get("VersionId") else "s3:DeleteObject",
+            f"arn:aws:s3:::{call.p('Bucket')}/{item.get('Key', '')}",
+        )
+        for item in objects
+    ]
 
 
 _S3_BUCKET = {
@@ -169,13 +179,32 @@ _S3_OBJECT = {
 }
 
 
+# An operation on one version of an object (``VersionId`` given) is authorized as its own action.
+_S3_VERSION_ACTIONS = {
+    "GetObject": "s3:GetObjectVersion",
+    "HeadObject": "s3:GetObjectVersion",
+    "DeleteObject": "s3:DeleteObjectVersion",
+    "GetObjectTagging": "s3:GetObjectVersionTagging",
+    "PutObjectTagging": "s3:PutObjectVersionTagging",
+}
+_S3_LISTINGS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})
+
+
+def _versioned(action: str, version_action: str) -> Rule:
+    def rule(call: Call) -> list[Check]:
+        return [Check(version_action if call.p("VersionId") else action, _object(call))]
+
+    return rule
+
+
 def _s3() -> dict[str, Rule]:
     rules: dict[str, Rule] = {"ListBuckets": _one("s3:ListAllMyBuckets", _any), "DeleteObjects": _delete_objects}
     for operation, action in _S3_BUCKET.items():
-        listing = action == "s3:ListBucket" and operation != "HeadBucket"
-        rules[operation] = _one(action, _bucket, _list_context if listing else None)
+        rules[operation] = _one(action, _bucket, _list_context if operation in _S3_LISTINGS else None)
     for operation, action in _S3_OBJECT.items():
         rules[operation] = _one(action, _object, _encryption_context if operation in _WRITES_WITH_ENCRYPTION else None)
+    for operation, version_action in _S3_VERSION_ACTIONS.items():
+        rules[operation] = _versioned(_S3_OBJECT[operation], version_action)
     rules["CopyObject"] = _plus(rules["CopyObject"], _copy_source)
     rules["UploadPartCopy"] = _plus(rules["UploadPartCopy"], _copy_source)
     return rules

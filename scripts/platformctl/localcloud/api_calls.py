@@ -108,6 +108,17 @@ class _Route:
     literal_length: int
 
 
+def _required_query_members(operation: Any) -> frozenset[str]:
+    shape = operation.input_shape
+    if shape is None:
+        return frozenset()
+    return frozenset(
+        str(member.serialization.get("name", name))
+        for name, member in shape.members.items()
+        if name in shape.required_members and member.serialization.get("location") == "querystring"
+    )
+
+
 @cache
 def _routes(service: str) -> tuple[_Route, ...]:
     model = _model(service)
@@ -125,6 +136,9 @@ def _routes(service: str) -> tuple[_Route, ...]:
             else:
                 pattern += re.escape(piece)
         required = frozenset(part.split("=", 1)[0] for part in query.split("&") if part)
+        # Operations on the same path tell themselves apart by their required query parameters: a DELETE of
+        # an object is DeleteObject, with ?uploadId= it is AbortMultipartUpload (the same URI template).
+        required |= _required_query_members(model.operation_model(name))
         literal = len(re.sub(r"\{[^}]+\}", "", path))
         routes.append(_Route(name, http["method"], re.compile(pattern + "/?"), required, literal))
     return tuple(routes)
@@ -164,8 +178,24 @@ def _rest(
         if isinstance(decoded, dict):
             params = {**decoded, **params}
     elif service == "s3" and operation == "DeleteObjects":
-        params["Keys"] = [key.decode() for key in re.findall(rb"<Key>([^<]*)</Key>", body)]
+        params["Objects"] = _deleted_objects(body)
+        params["Keys"] = [item["Key"] for item in params["Objects"]]
     return ApiCall(service, operation, {k: v for k, v in params.items() if v is not None}, region, headers)
+
+
+def _deleted_objects(body: bytes) -> list[dict[str, str]]:
+    """The objects of a DeleteObjects body (``<Object><Key>..</Key><VersionId>..</VersionId></Object>``)."""
+    from xml.sax.saxutils import unescape
+
+    found = []
+    for block in re.findall(rb"<Object>(.*?)</Object>", body, flags=re.DOTALL):
+        key = re.search(rb"<Key>([^<]*)</Key>", block)
+        version = re.search(rb"<VersionId>([^<]*)</VersionId>", block)
+        item = {"Key": unescape(key[1].decode()) if key else ""}
+        if version:
+            item["VersionId"] = unescape(version[1].decode())
+        found.append(item)
+    return found
 
 
 def _located_params(

@@ -153,4 +153,53 @@ def _decide(session: iam_state.Session, call: api_calls.ApiCall | None) -> Decis
                 f"User: {who} is not authorized to perform: {check.action} on resource: {check.resource} "
                 f"because {decision.reason}",
             )
+    if call.service == "s3" and call.operation in _S3_READS and not _s3_object_exists(session.account, call):
+        return _missing_object_decision(session, call, policies, lookup, base)
     return Decision(True, "allowed")
+
+
+# S3 answers a read of a missing object 404 only to a caller that may list the bucket (s3:ListBucket on it,
+# asked without a prefix); anyone else gets 403 AccessDenied, so that a missing key says nothing to them
+# (Amazon S3 API Reference, GetObject and HeadObject, "Permissions").
+_S3_READS = frozenset({"GetObject", "HeadObject"})
+
+
+def _s3_object_exists(account: str, call: api_calls.ApiCall) -> bool:
+    """Whether the object (the version, when one is named) is in the emulator; True when that cannot be told."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    try:
+        bucket = s3_backends[account]["aws"].buckets.get(str(call.params.get("Bucket", "")))
+    except Exception:  # noqa: BLE001 - no backend yet: let moto answer as it does
+        return True
+    if bucket is None:
+        return True  # moto's NoSuchBucket is the answer
+    versions = bucket.keys.getlist(str(call.params.get("Key", "")), [])
+    version_id = call.params.get("VersionId")
+    if version_id is None:
+        return bool(versions) and isinstance(versions[-1], FakeKey)
+    return any(isinstance(v, FakeKey) and str(v.version_id) == str(version_id) for v in versions)
+
+
+def _missing_object_decision(
+    session: iam_state.Session,
+    call: api_calls.ApiCall,
+    policies: iam_state.RolePolicies,
+    lookup: iam_state.Lookup,
+    base: dict[str, Any],
+) -> Decision:
+    bucket = f"arn:aws:s3:::{call.params.get('Bucket', '')}"
+    request = Request("s3:ListBucket", bucket, dict(base), session.session_arn)
+    resource_policy = lookup.resource_policy(call.region, "s3:ListBucket", bucket)
+    try:
+        listing = evaluate(request, policies.identity, policies.boundary, resource_policy)
+    except PolicyError as exc:
+        listing = Decision(False, f"a policy cannot be evaluated: {exc}")
+    _state["log"].record(Use(policies.role_arn, "s3:ListBucket", bucket, listing.allowed))
+    if listing.allowed:
+        return Decision(True, "allowed (the object is missing: S3 answers 404)")
+    return Decision(
+        False,
+        f"User: {session.session_arn} is not authorized to perform: s3:ListBucket on resource: {bucket} "
+        "(the object does not exist, and S3 answers 403, not 404, to a caller that may not list the bucket)",
+    )

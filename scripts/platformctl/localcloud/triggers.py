@@ -10,6 +10,12 @@
   and the event then goes to the target's DeadLetterConfig queue with EventBridge's error attributes.
 - Archive replays (StartReplay): moto replays every archived event to every rule; here only the events
   of the requested time window go, and only to the rules in ``Destination.FilterArns``.
+- S3 to EventBridge (a bucket's ``EventBridgeConfiguration``): moto sends each event to the rules of every
+  bus, all with one fixed id, the reason ``ObjectCreated``, and a multipart upload twice (its
+  ``CompleteMultipartUpload`` event and a ``PutObject`` one), and it swallows any failure. Here an event goes
+  to the rules of the account's default bus only, as on AWS, with its own id, S3's reason (``PutObject``,
+  ``POST Object``, ``CopyObject``, ``CompleteMultipartUpload``, ``DeleteObject``, ...), the version id of a
+  versioned bucket, once per upload; a failure to route it is logged.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Replay, ReplayState, Rule, events_backends
 from moto.events.utils import EventTemplateParser
+from moto.s3 import notifications as s3_notifications
 from moto.utilities.arns import parse_arn
 
 from platformctl.localcloud.lambda_runtime import LambdaRuntime
@@ -35,6 +42,7 @@ from platformctl.localcloud.services import client
 logger = logging.getLogger(__name__)
 _state: dict[str, Any] = {"runtime": None}
 _originals: dict[str, Any] = {}
+_MOTO_S3_SEND_EVENT = s3_notifications.send_event  # moto's own, captured before any patch
 
 
 def _active_runtime() -> LambdaRuntime:
@@ -157,7 +165,8 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
     if others:
         proxy = copy.copy(self)
         proxy.targets = others
-        _originals["send_to_targets"](proxy, event, transform_input)
+        # moto's own delivery (queues, logs, buses) renders the event's epoch time itself.
+        _originals["send_to_targets"](proxy, original_event, transform_input)
 
 
 def _epoch(value: Any) -> float | None:
@@ -193,6 +202,83 @@ def _replay_events(self: Any, archive: Any) -> None:
     self.end_time = time.time()
 
 
+# ------------------------------------------------------------------------------------- S3 -> EventBridge
+
+_S3 = s3_notifications.S3NotificationEvent
+# The ``reason`` S3 gives each event it sends to EventBridge (Amazon S3 User Guide, "EventBridge event
+# message structure"), by the notification event moto raises.
+S3_EVENT_REASONS: dict[str, str] = {
+    _S3.OBJECT_CREATED_PUT_EVENT.value: "PutObject",
+    _S3.OBJECT_CREATED_POST_EVENT.value: "POST Object",
+    _S3.OBJECT_CREATED_COPY_EVENT.value: "CopyObject",
+    _S3.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT.value: "CompleteMultipartUpload",
+    _S3.OBJECT_REMOVED_DELETE_EVENT.value: "DeleteObject",
+    _S3.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT.value: "DeleteObject",
+    _S3.OBJECT_RESTORE_POST_EVENT.value: "RestoreObject",
+    _S3.OBJECT_TAGGING_PUT_EVENT.value: "PutObjectTagging",
+    _S3.OBJECT_TAGGING_DELETE_EVENT.value: "DeleteObjectTagging",
+    _S3.OBJECT_ACL_UPDATE_EVENT.value: "PutObjectAcl",
+}
+
+
+def s3_eventbridge_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
+    """The event S3 puts on the default bus for ``event_name`` (moto's name, ``s3:ObjectCreated:Put``)."""
+    detail_object: dict[str, Any] = {
+        "key": key.name,  # not URL-encoded, unlike the keys of S3's own notifications
+        "size": key.size,
+        "etag": str(key.etag).replace('"', ""),
+        "sequencer": f"{time.time_ns():X}",
+    }
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        detail_object["version-id"] = version
+    name = str(getattr(event_name, "value", event_name))  # moto passes its str Enum's members
+    reason = S3_EVENT_REASONS.get(name, name.split(":")[1] if ":" in name else "")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": s3_notifications._detail_type(event_name),
+        "source": "aws.s3",
+        "account": account_id,
+        "time": time.time(),  # epoch seconds, as moto keeps events; each delivery renders it (ISO 8601)
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": reason,
+        },
+    }
+
+
+def _send_s3_to_eventbridge(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    """S3's EventBridge delivery: the account's default bus in the bucket's region, every rule of it."""
+    try:
+        event: Any = s3_eventbridge_event(account_id, bucket, event_name, key)
+        bus = events_backends[account_id][bucket.region_name].event_buses.get("default")
+        rules = list(bus.rules.values()) if bus is not None else []
+    except Exception:  # S3 delivers asynchronously: the write succeeded, so log and go on
+        logger.exception("S3 event %s of s3://%s/%s could not be built", event_name, bucket.name, key.name)
+        return
+    for rule in rules:
+        try:
+            rule.send_to_targets(event, transform_input=False)
+        except Exception:  # one rule failing must not keep the event from the others
+            logger.exception("S3 event %s of s3://%s/%s: rule %s failed", event_name, bucket.name, key.name, rule.name)
+
+
+def _send_s3_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+    """moto's S3 ``send_event`` without the ``PutObject`` event that its CompleteMultipartUpload raises
+    besides the ``CompleteMultipartUpload`` one (S3 sends one event per upload)."""
+    if event_name == _S3.OBJECT_CREATED_PUT_EVENT and getattr(key, "multipart", None) is not None:
+        return
+    _MOTO_S3_SEND_EVENT(account_id, event_name, bucket, key)
+
+
 def install(runtime: LambdaRuntime) -> None:
     _state["runtime"] = runtime
     if _originals:
@@ -201,10 +287,14 @@ def install(runtime: LambdaRuntime) -> None:
     _originals["function_invoke"] = LambdaFunction.invoke
     _originals["send_to_targets"] = Rule.send_to_targets
     _originals["replay_events"] = Replay.replay_events
+    _originals["s3_send_event"] = s3_notifications.send_event
+    _originals["s3_to_eventbridge"] = s3_notifications._send_event_bridge_message
     setattr(LambdaSimpleBackend, "invoke", _backend_invoke)  # noqa: B010 - a deliberate patch of moto
     setattr(LambdaFunction, "invoke", _function_invoke)  # noqa: B010
     setattr(Rule, "send_to_targets", _send_to_targets)  # noqa: B010
     setattr(Replay, "replay_events", _replay_events)  # noqa: B010
+    setattr(s3_notifications, "send_event", _send_s3_event)  # noqa: B010
+    setattr(s3_notifications, "_send_event_bridge_message", _send_s3_to_eventbridge)  # noqa: B010
 
 
 def uninstall() -> None:

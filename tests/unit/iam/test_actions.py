@@ -46,12 +46,39 @@ def test_s3_objects_buckets_and_listing_prefix() -> None:
         Check("s3:ListBucket", "arn:aws:s3:::lake", {"s3:prefix": "raw/"})
     ]
     assert checks("s3", "HeadObject", Bucket="lake", Key="a/b") == [Check("s3:GetObject", "arn:aws:s3:::lake/a/b")]
-    copy = checks("s3", "CopyObject", Bucket="lake", Key="dst", CopySource="/lake/src?versionId=1")
+    copy = checks("s3", "CopyObject", Bucket="lake", Key="dst", CopySource="/lake/src")
     assert [c.action for c in copy] == ["s3:PutObject", "s3:GetObject"]
     assert copy[1].resource == "arn:aws:s3:::lake/src"
     assert [c.resource for c in checks("s3", "DeleteObjects", Bucket="b", Keys=["x", "y"])] == [
         "arn:aws:s3:::b/x",
         "arn:aws:s3:::b/y",
+    ]
+
+
+def test_s3_operations_on_one_version_are_their_own_actions() -> None:
+    """GetObject/HeadObject/DeleteObject with a VersionId, a copy from a version, and DeleteObjects naming
+    versions need the *Version actions; ListObjectVersions is s3:ListBucketVersions with s3:prefix."""
+    key = "arn:aws:s3:::lake/raw/a.json"
+    assert checks("s3", "GetObject", Bucket="lake", Key="raw/a.json", VersionId="v1") == [
+        Check("s3:GetObjectVersion", key)
+    ]
+    assert checks("s3", "HeadObject", Bucket="lake", Key="raw/a.json", VersionId="v1")[0].action == (
+        "s3:GetObjectVersion"
+    )
+    assert checks("s3", "DeleteObject", Bucket="lake", Key="raw/a.json", VersionId="v1") == [
+        Check("s3:DeleteObjectVersion", key)
+    ]
+    assert checks("s3", "DeleteObject", Bucket="lake", Key="raw/a.json") == [Check("s3:DeleteObject", key)]
+    copy = checks("s3", "CopyObject", Bucket="lake", Key="dst", CopySource="/lake/src?versionId=1")
+    assert [c.action for c in copy] == ["s3:PutObject", "s3:GetObjectVersion"]
+    assert copy[1].resource == "arn:aws:s3:::lake/src"
+    objects = [{"Key": "x", "VersionId": "1"}, {"Key": "y"}]
+    assert checks("s3", "DeleteObjects", Bucket="b", Objects=objects, Keys=["x", "y"]) == [
+        Check("s3:DeleteObjectVersion", "arn:aws:s3:::b/x"),
+        Check("s3:DeleteObject", "arn:aws:s3:::b/y"),
+    ]
+    assert checks("s3", "ListObjectVersions", Bucket="lake", Prefix="raw/a.json") == [
+        Check("s3:ListBucketVersions", "arn:aws:s3:::lake", {"s3:prefix": "raw/a.json"})
     ]
 
 
@@ -148,3 +175,49 @@ def test_requests_on_the_wire() -> None:
     )
     assert cbor is not None
     assert (cbor.service, cbor.operation) == ("cloudwatch", "PutMetricData")
+
+
+def test_versioned_s3_requests_on_the_wire() -> None:
+    """The version of a GET/DELETE (query ``versionId``), ListObjectVersions (``?versions``) and the objects
+    of a DeleteObjects body, each with its version."""
+    get = parse("s3", "us-east-1", "GET", "/lake/raw/a.json", {"versionId": ["v1"]}, {}, b"")
+    assert get is not None
+    assert (get.operation, get.params["Key"], get.params["VersionId"]) == ("GetObject", "raw/a.json", "v1")
+    delete = parse("s3", "us-east-1", "DELETE", "/lake/raw/a.json", {"versionId": ["v1"]}, {}, b"")
+    assert delete is not None
+    assert (delete.operation, delete.params["VersionId"]) == ("DeleteObject", "v1")
+    versions = parse("s3", "us-east-1", "GET", "/lake", {"versions": [""], "prefix": ["raw/a.json"]}, {}, b"")
+    assert versions is not None
+    assert (versions.operation, versions.params["Prefix"]) == ("ListObjectVersions", "raw/a.json")
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Object><Key>raw/a&amp;b.json</Key><VersionId>v1</VersionId></Object>"
+        b"<Object><Key>raw/c.json</Key></Object><Quiet>true</Quiet></Delete>"
+    )
+    batch = parse("s3", "us-east-1", "POST", "/lake", {"delete": [""]}, {}, body)
+    assert batch is not None
+    assert batch.operation == "DeleteObjects"
+    assert batch.params["Objects"] == [{"Key": "raw/a&b.json", "VersionId": "v1"}, {"Key": "raw/c.json"}]
+    assert batch.params["Keys"] == ["raw/a&b.json", "raw/c.json"]
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "operation"),
+    [
+        ("DELETE", {}, "DeleteObject"),
+        ("DELETE", {"versionId": ["v1"]}, "DeleteObject"),
+        ("DELETE", {"uploadId": ["u"]}, "AbortMultipartUpload"),
+        ("GET", {}, "GetObject"),
+        ("GET", {"uploadId": ["u"]}, "ListParts"),
+        ("PUT", {}, "PutObject"),
+        ("PUT", {"partNumber": ["1"], "uploadId": ["u"]}, "UploadPart"),
+        ("POST", {"uploads": [""]}, "CreateMultipartUpload"),
+        ("POST", {"uploadId": ["u"]}, "CompleteMultipartUpload"),
+    ],
+)
+def test_s3_operations_sharing_a_path_are_told_apart_by_their_required_query(
+    method: str, query: dict[str, list[str]], operation: str
+) -> None:
+    call = parse("s3", "us-east-1", method, "/lake/raw/a.json", query, {}, b"")
+    assert call is not None
+    assert call.operation == operation

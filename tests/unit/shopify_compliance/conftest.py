@@ -1,6 +1,7 @@
 """The Shopify compliance webhook handler under moto: its folder's modules loaded under their own names
-(the image's layout puts them at the task root), the lake bucket and the app client secret, signed
-requests shaped as Shopify sends them, and receivers to send them to."""
+(the image's layout puts them at the task root), the lake bucket, the app client secret, the privacy
+digest key and the privacy state machine, signed requests shaped as Shopify sends them, and receivers
+to send them to."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ BUCKET = "acme-data-lake-123456789012"
 PREFIX = "metadata/privacy/requests/"
 EMAIL = "Jane.Doe@Example.com"
 PHONE = "+1 (555) 625-1199"
+DIGEST_KEY = "k" * 32 + "0123456789abcdefghijklmnopqrstuv"  # 64 characters, as CloudFormation makes it
+STATE_MACHINE = "acme-privacy-requests"
+ACCOUNT = "123456789012"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
+# A state machine that does nothing: the unit tests look at the executions started, not at what they do.
+DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
 def _load(name: str, filename: str) -> ModuleType:
@@ -105,11 +112,53 @@ def http_event(
     return event
 
 
+def keyed(kind: str, normalised: str, key: str = DIGEST_KEY) -> str:
+    """A keyed subject computed here, apart from common.privacy.digest, so that the two check each other."""
+    digest = hmac.new(key.encode(), kind.encode() + b"\x00" + normalised.encode(), hashlib.sha256).hexdigest()
+    return f"{kind}:{digest}"
+
+
 @dataclass
 class Lake:
     s3: Any
     secrets: Any
     secret_arn: str
+    digest_key_arn: str
+    sfn: Any
+
+    def create_state_machine(self) -> str:
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(
+            RoleName="acme-privacy-requests-sfn",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        arn = self.sfn.create_state_machine(name=STATE_MACHINE, definition=DEFINITION, roleArn=role)["stateMachineArn"]
+        assert arn == STATE_MACHINE_ARN
+        return str(arn)
+
+    def executions(self) -> dict[str, dict[str, Any]]:
+        """name -> the execution's description (input parsed), of the privacy state machine."""
+        try:
+            listed = self.sfn.list_executions(stateMachineArn=STATE_MACHINE_ARN)["executions"]
+        except self.sfn.exceptions.StateMachineDoesNotExist:
+            return {}
+        found = {}
+        for item in listed:
+            description = self.sfn.describe_execution(executionArn=item["executionArn"])
+            description.pop("ResponseMetadata", None)
+            found[item["name"]] = {**description, "input": json.loads(description["input"])}
+        return found
 
     def objects(self, prefix: str = "") -> dict[str, bytes]:
         found = {}
@@ -122,6 +171,8 @@ class Lake:
         return {
             "DATA_LAKE_BUCKET_NAME": BUCKET,
             "CLIENT_SECRET_ARN": self.secret_arn,
+            "DIGEST_KEY_SECRET_ARN": self.digest_key_arn,
+            "PRIVACY_STATE_MACHINE_ARN": STATE_MACHINE_ARN,
             "SHOP_DOMAIN": SHOP,
             "MAX_BODY_BYTES": "4096",
             **overrides,
@@ -133,6 +184,8 @@ def app_classes() -> ModuleType:
     placeholders = {
         "DATA_LAKE_BUCKET_NAME": "unused",
         "CLIENT_SECRET_ARN": "unused",
+        "DIGEST_KEY_SECRET_ARN": "unused",
+        "PRIVACY_STATE_MACHINE_ARN": STATE_MACHINE_ARN,
         "SHOP_DOMAIN": SHOP,
         "AWS_DEFAULT_REGION": REGION,
         "POWERTOOLS_SERVICE_NAME": "shopify-compliance-webhook",
@@ -156,7 +209,8 @@ def _metrics_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def lake() -> Iterator[Lake]:
+def bare_lake() -> Iterator[Lake]:
+    """The bucket and the two secrets; no privacy state machine (the privacy job not deployed yet)."""
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
@@ -164,11 +218,21 @@ def lake() -> Iterator[Lake]:
         arn = secrets.create_secret(
             Name="acme/test/ShopifyAppClientSecret", SecretString=json.dumps({"client_secret": SECRET})
         )["ARN"]
-        yield Lake(s3=s3, secrets=secrets, secret_arn=arn)
+        digest_arn = secrets.create_secret(
+            Name="acme/test/PrivacyDigestKey", SecretString=json.dumps({"digest_key": DIGEST_KEY})
+        )["ARN"]
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        yield Lake(s3=s3, secrets=secrets, secret_arn=arn, digest_key_arn=digest_arn, sfn=sfn)
 
 
 @pytest.fixture
-def make_receiver(lake: Lake, app_classes: ModuleType) -> Any:
+def lake(bare_lake: Lake) -> Lake:
+    """Everything deployed: the bucket, the secrets and the privacy state machine."""
+    bare_lake.create_state_machine()
+    return bare_lake
+
+
+def _factory(lake: Lake, app_classes: ModuleType) -> Any:
     from common.config import load_settings
     from common.secret_cache import CachedSecret
 
@@ -182,8 +246,28 @@ def make_receiver(lake: Lake, app_classes: ModuleType) -> Any:
                 accept_previous=settings.accept_previous_secret,
                 refresh_interval=60.0,
             ),
-            workflow=workflow or app_classes.WorkflowNotBuilt("acme-privacy-requests"),
-            salt=lambda: bytes(range(16)),
+            digest_key=CachedSecret(lake.secrets, settings.digest_key_secret_arn),
+            workflow=workflow or app_classes.StepFunctionsWorkflow(lambda: lake.sfn, settings.state_machine_arn),
         )
 
     return make
+
+
+@pytest.fixture
+def make_receiver(lake: Lake, app_classes: ModuleType) -> Any:
+    """Receivers of a fully deployed platform (the privacy state machine exists)."""
+    return _factory(lake, app_classes)
+
+
+@pytest.fixture
+def make_bare_receiver(bare_lake: Lake, app_classes: ModuleType) -> Any:
+    """Receivers before the privacy job is deployed (no state machine)."""
+    return _factory(bare_lake, app_classes)
+
+
+def emitted(name: str) -> float:
+    """How many of metric ``name`` the receivers added since the test started (not flushed)."""
+    from common.observability import metrics
+
+    entry = metrics.metric_set.get(name)
+    return float(sum(entry["Value"])) if entry else 0.0
