@@ -412,6 +412,8 @@ def _own_arns(resolver: TemplateResolver, logical_id: str, kind: str) -> list[st
         return [f"arn:aws:events:{region}:archive/{props['ArchiveName']}"]
     if kind == "AWS::Scheduler::Schedule":
         return [f"arn:aws:scheduler:{region}:schedule/{props.get('GroupName', 'default')}/{ref}"]
+    if kind == "AWS::CloudWatch::Dashboard":
+        return [f"arn:aws:cloudwatch::{d.account_id}:dashboard/{props['DashboardName']}"]
     if kind == "AWS::CloudWatch::Alarm":
         return [f"arn:aws:cloudwatch:{region}:alarm:{props['AlarmName']}"]
     if kind == "AWS::KMS::Alias":

@@ -397,9 +397,7 @@ def test_the_flow_is_plan_then_erase_loop_or_export_then_finish() -> None:
         found |= {state[k] for k in ("Next", "Default") if k in state}
         return found
 
-    assert after(definition["StartAt"]) == {"Plan", "IndexOnly"}
-    assert after("IndexOnly") == {"Plan"}
-    assert states["IndexOnly"]["Result"] is False
+    assert definition["StartAt"] == "Plan"
     assert after("Plan") == {"AlreadyDone"}
     assert states["AlreadyDone"]["Choices"] == [
         {"Variable": "$.plan.status", "StringEquals": "already_done", "Next": "Done"}
@@ -414,7 +412,7 @@ def test_the_flow_is_plan_then_erase_loop_or_export_then_finish() -> None:
     assert after("Finish") == {"Done"}
     assert states["Done"]["Type"] == "Succeed"
     request = states["Plan"]["Parameters"]
-    assert request == {"step": "plan", "request_key.$": "$.request_key", "full_scan.$": "$.full_scan"}
+    assert request == {"step": "plan", "input.$": "$"}  # request_key, and full_scan when given
     for name in ("Erase", "Export", "Finish"):
         assert states[name]["Parameters"]["request_id.$"] == "$.plan.request_id"
 

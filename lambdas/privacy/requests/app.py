@@ -3,7 +3,8 @@
 Events and answers (the state machine in ``infrastructure/privacy/privacy-requests.yaml`` reads
 ``status``, ``kind``, ``request_id`` and ``remaining``):
 
-- ``{"step": "plan", "request_key": ..., "full_scan": bool}`` -> ``{"request_id", "kind", "status":
+- ``{"step": "plan", "input": {"request_key": ..., "full_scan": bool (optional)}}`` (the execution's input,
+  whole: an optional field read in the state machine would need a Choice) -> ``{"request_id", "kind", "status":
   "planned" | "already_done", "remaining"}``. Loads the request record; when its audit entry exists the
   request was handled already (``already_done``). Otherwise finds the person's data
   (``privacy_plan``) and writes ``metadata/privacy/work/<id>/plan.json`` and ``progress.json``. A plan
@@ -168,7 +169,8 @@ class Workflow:
         step = event.get("step")
         try:
             if step == "plan":
-                return self.plan(str(event["request_key"]), full_scan=bool(event.get("full_scan", False)))
+                given = event.get("input", event)
+                return self.plan(str(given["request_key"]), full_scan=given.get("full_scan") is True)
             if step == "erase":
                 return self.erase(str(event["request_id"]), context)
             if step == "export":

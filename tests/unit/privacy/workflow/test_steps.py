@@ -42,7 +42,8 @@ def test_without_the_index_only_a_full_scan_finds_the_lake_objects(world: World,
     assert by_index.locations == []
     before = others(world)
 
-    answer = workflow.handle({"step": "plan", "request_key": world.request(), "full_scan": True})
+    # as the state machine passes it: the execution's input, whole
+    answer = workflow.handle({"step": "plan", "input": {"request_key": world.request(), "full_scan": True}})
     plan = workflow.work.plan(answer["request_id"])
     assert plan is not None
     assert plan.full_scan is True
