@@ -529,3 +529,16 @@ def test_the_archive_retention_bounds_what_erasure_cannot_reach(cloud: Cloud) ->
     retention = {a["ArchiveName"]: a["RetentionDays"] for a in archives}
     assert retention
     assert all(1 <= days <= 30 for days in retention.values()), retention
+
+
+def test_the_demo_step_holds_its_expectations(cloud: Cloud) -> None:
+    import io
+
+    from platformctl.scenarios import privacy as privacy_step
+    from platformctl.scenarios.report import Report
+
+    out = io.StringIO()
+    report = Report(out)
+    privacy_step.step(cloud.cloud, report)
+    assert report.problems == [], out.getvalue()
+    assert "contact data in 0 object version(s)" in out.getvalue()

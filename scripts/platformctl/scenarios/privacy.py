@@ -141,6 +141,18 @@ def _contact_hits(cloud: Any, bucket: str) -> list[str]:
     return hits
 
 
+def _audit(cloud: Any, bucket: str, printed: str) -> dict[str, Any]:
+    """The audit entry of the request the erase command printed (``request <id> (...)``)."""
+    words = printed.split()
+    request_id = words[words.index("request") + 1] if "request" in words else ""
+    key = f"metadata/privacy/audit/{request_id}.json"
+    try:
+        body = cloud.target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except cloud.target.client("s3").exceptions.NoSuchKey:
+        return {}
+    return {**json.loads(body), "key": key}
+
+
 def _order_total(cloud: Any, table: str) -> Any:
     item = cloud.target.client("dynamodb").get_item(
         TableName=table, Key={"order_id": {"S": str(ORDER_ID)}, "record": {"S": "ORDER"}}
@@ -204,8 +216,17 @@ def step(cloud: Any, report: Report) -> None:
     code = privacy.submit(platform, "erase", person, out, wait_for_end=True, poll_seconds=0.5)
     cloud.wait_idle()
     for line in out.getvalue().splitlines():
-        report.line(f"platformctl privacy erase: {line.strip()}")
+        if line.startswith(("request", "  record", "  execution")):  # the execution's JSON summary follows
+            report.line(f"platformctl privacy erase: {line.strip()}")
     report.expect(code == 0, "the operator's erasure did not succeed")
+    audit = _audit(cloud, bucket, out.getvalue())
+    totals = audit.get("totals", {})
+    report.line(
+        f"audit {audit.get('key')}: {totals.get('objects_rewritten', 0)} object(s) rewritten, "
+        f"{totals.get('versions_deleted', 0)} earlier version(s) deleted, {totals.get('items_changed', 0)} item(s) "
+        f"and {totals.get('messages_redacted', 0)} DLQ message(s) changed; {totals.get('locations_checked', 0)} "
+        f"location(s), {totals.get('items_checked', 0)} item(s) and {totals.get('queues_checked', 0)} queue(s) checked"
+    )
     after = _contact_hits(cloud, bucket)
     report.line(f"after the erasure: contact data in {len(after)} object version(s) of raw/ (was {len(before)})")
     report.expect(bool(before) and not after, f"contact data left after the erasure in {sorted(set(after))[:3]}")
