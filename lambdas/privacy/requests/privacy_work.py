@@ -210,7 +210,7 @@ class WorkStore:
     bucket: str
 
     def _listed(self, key: str) -> bool:
-        # A listing answers "absent" without the 403 a read of a missing key gets (module doc of is_missing).
+        # A listing answers "absent" without the 403 a read of a missing key gets (see is_missing).
         entries = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
         return any(entry["Key"] == key for entry in entries)
 

@@ -8,7 +8,8 @@ compliance webhook does for Shopify's ``customers/redact`` and ``customers/data_
    ``recharge-customer:<id>``, and each e-mail and phone as a keyed digest (``email:<hmac>``) made with
    the digest key ``<brand>/<env>/PrivacyDigestKey`` read with the operator's own credentials; the clear
    e-mails and phones are never printed, logged or written anywhere;
-2. the request id, the first 32 hex of SHA-256 over the sorted subjects and the kind: the same command
+2. the request id, the first 32 hex of SHA-256 over the sorted subjects and the kind (and ``full-scan``
+   with ``--full-scan``, so a full scan is a request of its own): the same command
    twice is the same request (the second run records nothing and starts nothing new);
 3. the record ``metadata/privacy/requests/operator_<kind>/<request id>.json`` (``common.privacy.requests``,
    origin ``operator``), written with a conditional PutObject;
