@@ -384,7 +384,8 @@ def test_the_deploy_environment_runs_platformctl_deploy(tmp_path: Path) -> None:
     venv.EnvBuilder(with_pip=True).create(target)
     python = target / "bin" / "python"
     lock = REPO_ROOT / "requirements-deploy.txt"
-    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # -I: the caller's PYTHONPATH (say, scripts/ with its egg-info) must not leak into what pip sees.
+    install = [str(python), "-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*install, "--require-hashes", "-r", str(lock)], check=True, timeout=600)
     env = {"PYTHONPATH": str(REPO_ROOT / "scripts"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     probe = "import platformctl.cli, platformctl.deploy, platformctl.aws_target; print('imported')"
@@ -395,7 +396,7 @@ def test_the_deploy_environment_runs_platformctl_deploy(tmp_path: Path) -> None:
     )
     assert helped.returncode == 0, helped.stderr
     assert "--image-tag" in helped.stdout
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
+    frozen = subprocess.run([str(python), "-I", "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
     installed = {_normal(line.split("==")[0]) for line in frozen.stdout.splitlines() if "==" in line}
     assert installed == set(_pins(lock)), "the deploy environment holds exactly the lock"
     assert json.dumps(sorted(installed))  # readable on failure
