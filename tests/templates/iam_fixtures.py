@@ -50,6 +50,27 @@ def resolvers(environment: str = ENVIRONMENT) -> dict[str, TemplateResolver]:
     return found
 
 
+# Optional features the shipped parameter files leave off, turned on so that the IAM tests see the
+# resources they create too: stack key -> the parameter values that turn them on.
+OPTIONAL_FEATURES: dict[str, dict[str, str]] = {
+    "monitoring/monitoring": {
+        "AlertSlackWorkspaceId": "T0123ABCD",
+        "AlertSlackChannelId": "C0123ABCD",
+        "AlertHttpsEndpoint": "https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue",
+    },
+}
+
+
+@cache
+def optional_resolvers(environment: str = ENVIRONMENT) -> dict[str, TemplateResolver]:
+    """Stack key -> its resolver with OPTIONAL_FEATURES on (the same deployment as ``resolvers``)."""
+    found = {}
+    for key, overrides in OPTIONAL_FEATURES.items():
+        base = resolvers(environment)[key]
+        found[key] = TemplateResolver(base.template, {**base.parameters, **overrides}, base.deployment)
+    return found
+
+
 def stack(key: str) -> Stack:
     return next(s for s in manifest().stacks if s.key == key)
 

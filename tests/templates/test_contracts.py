@@ -35,6 +35,15 @@ NO_RESOURCE_ACTIONS = {
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
+    # Metric reads (the alerts Slack channel's role): no resource, or only an observability-link
+    # "dataset", which no brand name scopes.
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:GetMetricWidgetImage",
+    "cloudwatch:ListMetrics",
+    "chatbot:CreateSlackChannelConfiguration",
+    "chatbot:DescribeSlackChannelConfigurations",
+    "chatbot:ListTagsForResource",
     "cloudformation:ValidateTemplate",
     "cloudformation:ListStacks",
     "cloudformation:DescribeStacks",

@@ -6,7 +6,8 @@ resolved for a deployment; each needed permission is asked of the IAM policy eva
 resource gets from the template's names (the naming contract in github-oidc.yaml's Metadata), or ``*`` for
 the actions that admit no resource. Some handler permissions are needed only for property combinations the
 platform does not use (``ONLY_WHEN``: they are checked as soon as a template uses the property), and some are
-deliberately not granted (``NOT_GRANTED``, each with its reason); any other missing permission fails.
+deliberately not granted (``NOT_GRANTED``, each with its reason); any other missing permission fails. The
+stacks with optional features (``iam_fixtures.OPTIONAL_FEATURES``) are checked with them on as well.
 """
 
 from __future__ import annotations
@@ -234,6 +235,10 @@ NOT_GRANTED: dict[tuple[str, str], str] = {
         "API Gateway authorizes tagging as apigateway:POST/DELETE on /tags/*, which the role has"
     ),
     ("AWS::ApiGatewayV2::Stage", "apigateway:UntagResource"): "no such IAM action (see apigateway:TagResource)",
+    ("AWS::Chatbot::SlackChannelConfiguration", "iam:CreateServiceLinkedRole"): (
+        "AWSServiceRoleForAWSChatbot is created once by an administrator (docs/operations.md, Alert routing), "
+        "like every service-linked role: a deploy creates no role without the boundary"
+    ),
     ("AWS::SecretsManager::Secret", "secretsmanager:GetSecretValue"): (
         "a deploy never reads a secret's value: CloudFormation resolves {{resolve:secretsmanager:...}} with the "
         "execution role, so a template could copy a secret into a name or tag the deploy role reads back; the "
@@ -307,6 +312,7 @@ def _service(permission: str) -> str:
 
 SERVICE_OF_TYPE = {
     "ApiGatewayV2": "apigateway",
+    "Chatbot": "chatbot",
     "CloudWatch": "cloudwatch",
     "DynamoDB": "dynamodb",
     "ECR": "ecr",
@@ -325,6 +331,7 @@ SERVICE_OF_TYPE = {
 }
 SERVICE_PRINCIPAL = {
     "AWS::ApiGatewayV2::Integration": "apigateway.amazonaws.com",
+    "AWS::Chatbot::SlackChannelConfiguration": "chatbot.amazonaws.com",
     "AWS::Events::Rule": "events.amazonaws.com",
     "AWS::Glue::Crawler": "glue.amazonaws.com",
     "AWS::Glue::Job": "glue.amazonaws.com",
@@ -334,6 +341,9 @@ SERVICE_PRINCIPAL = {
 }
 # Actions that admit no resource (the Service Authorization Reference lists no resource type for them).
 NO_RESOURCE = {
+    "chatbot:CreateSlackChannelConfiguration",
+    "chatbot:DescribeSlackChannelConfigurations",
+    "chatbot:ListTagsForResource",
     "kms:CreateKey",
     "kms:ListAliases",
     "logs:CreateLogDelivery",
@@ -423,6 +433,8 @@ def _own_arns(resolver: TemplateResolver, logical_id: str, kind: str) -> list[st
         return [function if function.startswith("arn:") else f"arn:aws:lambda:{region}:function:{function}"]
     if kind == "AWS::SNS::Subscription":
         return [str(props["TopicArn"])]
+    if kind == "AWS::Chatbot::SlackChannelConfiguration":
+        return [f"arn:aws:chatbot::{d.account_id}:chat-configuration/slack-channel/{props['ConfigurationName']}"]
     if kind == "AWS::SNS::TopicPolicy":
         return [str(t) for t in props["Topics"]]
     if kind == "AWS::SQS::QueuePolicy":
@@ -482,10 +494,16 @@ def _targets(
     return [(arn, context) for arn in _own_arns(resolver, logical_id, kind)]
 
 
+def _deployed() -> Iterator[tuple[str, TemplateResolver]]:
+    """Every stack CI deploys, as the parameter files have it, then those with optional features on."""
+    for resolvers in (iam.resolvers(), iam.optional_resolvers()):
+        for key, resolver in resolvers.items():
+            if not iam.stack(key).bootstrap:  # bootstrap: deployed by an administrator, not through the role
+                yield key, resolver
+
+
 def _needs() -> Iterator[Need]:
-    for key, resolver in iam.resolvers().items():
-        if iam.stack(key).bootstrap:
-            continue  # deployed by an administrator, not through the execution role
+    for key, resolver in _deployed():
         for logical_id, body in resolver.resources.items():
             kind = str(body["Type"])
             if not resolver.exists(logical_id) or kind.startswith("Custom::"):
@@ -523,9 +541,7 @@ def test_the_exceptions_name_resource_types_the_templates_use() -> None:
 
 def test_the_not_granted_permissions_are_really_not_granted() -> None:
     granted = []
-    for key, resolver in iam.resolvers().items():
-        if iam.stack(key).bootstrap:
-            continue
+    for _key, resolver in _deployed():
         for logical_id, body in resolver.resources.items():
             kind = str(body["Type"])
             for (not_kind, permission), _reason in NOT_GRANTED.items():

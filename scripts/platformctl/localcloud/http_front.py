@@ -4,7 +4,8 @@ Routes, integrations and stages are read from the emulator (created by the templ
 is what the template declares. Behaviour follows API Gateway: the most specific route wins, an unmatched
 request is 404 ``{"message":"Not Found"}``, a function error is 500, a body over 10 MB is 413, the
 stage's default throttling limits answer 429, and a handler result without ``statusCode`` is returned as
-a 200 JSON body. Each request is logged as one JSON line per API (the stage's access log). Requests a
+a 200 JSON body. Each request is logged as one JSON line per API (the stage's access log) and counted in
+API Gateway's metrics (``Count``, ``4xx``, ``5xx``, ``Latency`` by ``ApiId`` and ``Stage``). Requests a
 web page could have made (foreign ``Host`` or ``Origin``) are refused before routing (``request_guard``).
 """
 
@@ -26,7 +27,9 @@ from urllib.parse import parse_qsl, urlsplit
 from moto.awslambda.utils import get_backend
 
 from platformctl.localcloud.lambda_runtime import LambdaRuntime
+from platformctl.localcloud.metrics import MetricSink
 from platformctl.localcloud.request_guard import GuardedRequestHandler
+from platformctl.localcloud.service_metrics import http_api_request
 from platformctl.localcloud.services import LOCAL_HOST, client
 
 logger = logging.getLogger(__name__)
@@ -72,8 +75,16 @@ def _route_pattern(path: str) -> tuple[re.Pattern[str], int, bool]:
 class HttpApiServer:
     """Serves one HTTP API on its own port."""
 
-    def __init__(self, api_id: str, region: str, runtime: LambdaRuntime, log_dir: Path, port: int = 0) -> None:
-        self.api_id, self.region, self.runtime = api_id, region, runtime
+    def __init__(
+        self,
+        api_id: str,
+        region: str,
+        runtime: LambdaRuntime,
+        log_dir: Path,
+        port: int = 0,
+        metrics: MetricSink | None = None,
+    ) -> None:
+        self.api_id, self.region, self.runtime, self.metrics = api_id, region, runtime, metrics
         self.access_log = log_dir / f"http-api-{api_id}.log"
         self._buckets: dict[str, _TokenBucket] = {}
         front = self
@@ -154,18 +165,18 @@ class HttpApiServer:
             return
         if not self._admit(stage, stage_config):
             self._message(request, 429, "Too Many Requests")
-            self._log(request_id, request, "-", 429, started)
+            self._log(request_id, request, "-", 429, started, stage)
             return
         route, path_parameters = self._match(apigw, request.command, path)
         if route is None:
             self._message(request, 404, "Not Found")
-            self._log(request_id, request, "-", 404, started)
+            self._log(request_id, request, "-", 404, started, stage)
             return
         event = self._event(
             request, route["RouteKey"], stage, split.query, body, path_parameters, request_id, split.path
         )
         status = self._invoke(request, apigw, route, event, request_id)
-        self._log(request_id, request, route["RouteKey"], status, started)
+        self._log(request_id, request, route["RouteKey"], status, started, stage)
 
     def _admit(self, stage: str, config: dict[str, Any]) -> bool:
         settings = config.get("DefaultRouteSettings") or {}
@@ -294,8 +305,17 @@ class HttpApiServer:
         return status
 
     def _log(
-        self, request_id: str, request: BaseHTTPRequestHandler, route_key: str, status: int, started: float
+        self,
+        request_id: str,
+        request: BaseHTTPRequestHandler,
+        route_key: str,
+        status: int,
+        started: float,
+        stage: str = "$default",
     ) -> None:
+        """The access log line and the stage's metrics (a request no stage took counts on ``$default``)."""
+        if self.metrics is not None:
+            http_api_request(self.metrics, self.api_id, stage, status, (time.monotonic() - started) * 1000)
         line = {
             "requestId": request_id,
             "ip": request.client_address[0],
@@ -326,13 +346,13 @@ def _response_from(payload: Any) -> tuple[int, bytes, dict[str, str]]:
 class HttpFront:
     """All local HTTP APIs; gives each API a port when the template creates it."""
 
-    def __init__(self, region: str, runtime: LambdaRuntime, log_dir: Path) -> None:
-        self.region, self.runtime, self.log_dir = region, runtime, log_dir
+    def __init__(self, region: str, runtime: LambdaRuntime, log_dir: Path, metrics: MetricSink | None = None) -> None:
+        self.region, self.runtime, self.log_dir, self.metrics = region, runtime, log_dir, metrics
         self.servers: dict[str, HttpApiServer] = {}
 
     def register(self, api_id: str) -> str:
         if api_id not in self.servers:
-            self.servers[api_id] = HttpApiServer(api_id, self.region, self.runtime, self.log_dir)
+            self.servers[api_id] = HttpApiServer(api_id, self.region, self.runtime, self.log_dir, metrics=self.metrics)
         return self.servers[api_id].url
 
     def stop(self) -> None:

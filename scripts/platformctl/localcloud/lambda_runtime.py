@@ -18,6 +18,7 @@ one and then two minutes); ``PLATFORM_LOCAL_RETRY_DELAY_SECONDS`` sets the first
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -25,6 +26,7 @@ import logging
 import os
 import queue
 import re
+import selectors
 import subprocess
 import sys
 import threading
@@ -35,9 +37,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from platformctl.errors import UserError
+from platformctl.localcloud.emf import LineSplitter
 from platformctl.localcloud.services import client
 from platformctl.manifest import REPO_ROOT, Manifest
 
@@ -118,6 +121,7 @@ class FunctionSpec:
     retry_attempts: int
     on_failure: str | None
     on_success: str | None
+    reserved: bool = False  # a ReservedConcurrentExecutions limit (else the local pool size is no AWS limit)
 
     @property
     def code_key(self) -> str:
@@ -139,35 +143,101 @@ class InvocationResult:
         return json.dumps(self.error if self.error is not None else self.payload).encode()
 
 
+class InvocationObserver(Protocol):
+    """What the runtime tells about invocations (the local cloud turns it into Lambda's metrics)."""
+
+    def throttled(self, function: str) -> None: ...
+
+    def started(self, function: str, concurrent: int) -> None: ...
+
+    def finished(self, function: str, failed: bool, duration_ms: float) -> None: ...
+
+    def printed(self, function: str, line: bytes) -> None: ...
+
+
+StdoutHook = Callable[[FunctionSpec, bytes], None]
+
+
 class _Worker:
-    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path, on_stdout: StdoutHook | None = None
+    ) -> None:
         self.spec = spec
         self.ids = itertools.count()
         read_fd, write_fd = os.pipe()
         env = dict(base_env)
         env["PLATFORM_LOCAL_PROTOCOL_FD"] = str(write_fd)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = log_path.open("ab")
+        self.log = log_path.open("ab", buffering=0)
         # -I: the interpreter ignores every PYTHON* variable and the user's site-packages, whatever the
-        # environment holds; the worker script needs only the standard library.
+        # environment holds; the worker script needs only the standard library. stdout comes through a
+        # pipe (copied to the log unchanged) so that its embedded-metric lines become metrics.
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-I", str(_WORKER_SCRIPT), str(spec.folder), str(LAMBDAS_ROOT)],
             stdin=subprocess.PIPE,
-            stdout=self.log,
+            stdout=subprocess.PIPE,
             stderr=self.log,
             env=env,
             pass_fds=(write_fd,),
             cwd=str(spec.folder),
         )
         os.close(write_fd)
-        self.replies = os.fdopen(read_fd, "r", encoding="utf-8")
+        self._on_stdout = on_stdout
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True, name=f"worker-{spec.name}").start()
+        assert self.process.stdout is not None  # noqa: S101 - created with stdout=PIPE
+        self._pump_thread = threading.Thread(
+            target=self._pump, args=(read_fd, self.process.stdout.fileno()), daemon=True, name=f"worker-{spec.name}"
+        )
+        self._pump_thread.start()
 
-    def _pump(self) -> None:
-        for line in self.replies:
-            self._lines.put(line)
-        self._lines.put(None)
+    def _pump(self, replies_fd: int, stdout_fd: int) -> None:
+        """Replies and the handler's stdout, from one thread: the worker flushes its stdout before it
+        replies, so draining stdout first puts an invocation's output in the log before its reply counts."""
+        os.set_blocking(stdout_fd, False)
+        selector = selectors.DefaultSelector()
+        selector.register(replies_fd, selectors.EVENT_READ, "replies")
+        selector.register(stdout_fd, selectors.EVENT_READ, "stdout")
+        splitter, pending = LineSplitter(), b""
+        open_fds = 2
+        try:
+            while open_fds:
+                for key, _ in selector.select():
+                    stdout_open = stdout_fd in selector.get_map()
+                    if stdout_open and not self._drain_stdout(stdout_fd, splitter):
+                        selector.unregister(stdout_fd)
+                        open_fds -= 1
+                    if key.data == "stdout":
+                        continue
+                    chunk = os.read(replies_fd, 65536)
+                    if not chunk:
+                        selector.unregister(replies_fd)
+                        open_fds -= 1
+                        continue
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self._lines.put(line.decode("utf-8"))
+        finally:
+            selector.close()
+            os.close(replies_fd)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self._lines.put(None)
+
+    def _drain_stdout(self, fd: int, splitter: LineSplitter) -> bool:
+        """Copy what the handler printed to the log and hand its lines on; False at end of file."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            with contextlib.suppress(ValueError, OSError):  # the log is closed once the worker is stopped
+                self.log.write(chunk)
+            if self._on_stdout is not None:
+                for line in splitter.feed(chunk):
+                    self._on_stdout(self.spec, line)
 
     def invoke(self, event: Any, request_id: str) -> InvocationResult:
         deadline = time.time() + self.spec.timeout
@@ -206,6 +276,8 @@ class _Worker:
         if self.alive:
             self.process.kill()
         self.process.wait(timeout=10)
+        if threading.current_thread() is not self._pump_thread:
+            self._pump_thread.join(timeout=2)  # what the process printed last still reaches the log
         self.log.close()
 
 
@@ -216,26 +288,54 @@ def _runtime_error(error_type: str, message: str) -> dict[str, Any]:
 class _Pool:
     """The warm workers of one function version (code + configuration)."""
 
-    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, spec: FunctionSpec, base_env: dict[str, str], log_path: Path, observer: InvocationObserver | None = None
+    ) -> None:
         self.spec, self.base_env, self.log_path = spec, base_env, log_path
+        self.observer = observer
         self.idle: list[_Worker] = []
         self.all: list[_Worker] = []
         self.slots = threading.BoundedSemaphore(spec.concurrency)
         self.lock = threading.Lock()
+        self.running = 0
+
+    def _printed(self, spec: FunctionSpec, line: bytes) -> None:
+        if self.observer is not None:
+            try:
+                self.observer.printed(spec.name, line)
+            except Exception:  # an observer must never break the function's output
+                logger.exception("%s: a printed line could not be observed", spec.name)
 
     def invoke(self, event: Any, request_id: str) -> InvocationResult:
-        with self.slots:
+        if not self.slots.acquire(blocking=False):
+            # Every reserved slot is busy: Lambda would throttle (TooManyRequestsException, counted in
+            # Throttles); locally the invocation waits for a slot instead of being refused.
+            if self.observer is not None and self.spec.reserved:
+                self.observer.throttled(self.spec.name)
+            self.slots.acquire()
+        try:
             with self.lock:
                 worker = self.idle.pop() if self.idle else None
+                self.running += 1
+                running = self.running
+            if self.observer is not None:
+                self.observer.started(self.spec.name, running)
+            started = time.monotonic()
             if worker is None or not worker.alive:
-                worker = _Worker(self.spec, self.base_env, self.log_path)
+                worker = _Worker(self.spec, self.base_env, self.log_path, self._printed)
                 with self.lock:
                     self.all.append(worker)
             result = worker.invoke(event, request_id)
+            if self.observer is not None:
+                self.observer.finished(self.spec.name, result.failed, (time.monotonic() - started) * 1000)
             with self.lock:
                 if worker.alive:
                     self.idle.append(worker)
             return result
+        finally:
+            with self.lock:
+                self.running -= 1
+            self.slots.release()
 
     def stop(self) -> None:
         with self.lock:
@@ -273,6 +373,7 @@ class LambdaRuntime:
         self._pending: set[Future[None]] = set()
         self._pending_lock = threading.Lock()
         self.delivery_hooks: list[Callable[[str, Any, InvocationResult], None]] = []
+        self.observer: InvocationObserver | None = None  # set by the local cloud: Lambda's metrics
 
     # ------------------------------------------------------------------------------ code and config
 
@@ -315,6 +416,7 @@ class LambdaRuntime:
             retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
             on_failure=destinations.get("OnFailure", {}).get("Destination"),
             on_success=destinations.get("OnSuccess", {}).get("Destination"),
+            reserved=bool(function.reserved_concurrency),
         )
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
@@ -353,7 +455,7 @@ class LambdaRuntime:
                 stale = [k for k in self._pools if k.startswith(f"{spec.name}:")]
                 for old in stale:
                     self._pools.pop(old).stop()
-                pool = _Pool(spec, self._environment(spec), self.log_dir / f"{spec.name}.log")
+                pool = _Pool(spec, self._environment(spec), self.log_dir / f"{spec.name}.log", self.observer)
                 self._pools[key] = pool
             return pool
 
@@ -464,6 +566,15 @@ class LambdaRuntime:
             MessageBody=body,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
+
+    def running(self) -> dict[str, int]:
+        """Invocations running now, per function (its current version's pool)."""
+        with self._lock:
+            pools = list(self._pools.values())
+        counts: dict[str, int] = {}
+        for pool in pools:
+            counts[pool.spec.name] = counts.get(pool.spec.name, 0) + pool.running
+        return counts
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until no async invocation is queued or running; False on timeout."""

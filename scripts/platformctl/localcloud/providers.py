@@ -225,13 +225,22 @@ class SnsSubscription(LocalResource):
     TYPE = "AWS::SNS::Subscription"
     ATTRIBUTES = frozenset({"Arn"})
     PROPERTIES = frozenset(
-        {"TopicArn", "Protocol", "Endpoint", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"}
+        {
+            "TopicArn",
+            "Protocol",
+            "Endpoint",
+            "DeliveryPolicy",
+            "FilterPolicy",
+            "FilterPolicyScope",
+            "RawMessageDelivery",
+            "RedrivePolicy",
+        }
     )
 
     @classmethod
     def create(cls, context: Context, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         attributes: dict[str, str] = {}
-        for name in ("FilterPolicy", "RedrivePolicy"):
+        for name in ("DeliveryPolicy", "FilterPolicy", "RedrivePolicy"):
             if name in properties:
                 attributes[name] = _policy_text(properties[name])
         if "FilterPolicyScope" in properties:
@@ -715,6 +724,25 @@ class WafWebAcl(_NotEmulated):
         {"Name", "Description", "Scope", "DefaultAction", "VisibilityConfig", "Rules", "Tags", "CustomResponseBodies"}
     )
     WHY = "the Recharge edge front (EdgeFront) is an AWS-only option; keep it disabled in the local environment"
+
+
+class ChatbotSlackChannel(_NotEmulated):
+    TYPE = "AWS::Chatbot::SlackChannelConfiguration"
+    ATTRIBUTES = frozenset({"Arn"})
+    PROPERTIES = frozenset(
+        {
+            "ConfigurationName",
+            "SlackWorkspaceId",
+            "SlackChannelId",
+            "IamRoleArn",
+            "SnsTopicArns",
+            "GuardrailPolicies",
+            "UserRoleRequired",
+            "LoggingLevel",
+            "Tags",
+        }
+    )
+    WHY = "Slack alert routing (AlertSlackWorkspaceId) is AWS-only; leave it empty in the local environment"
 
 
 class CloudFrontDistribution(_NotEmulated):

@@ -116,6 +116,8 @@ class LocalCloud:
         self._server: Any = None
         self._runtime: Any = None
         self._front: Any = None
+        self._alarms: Any = None  # the alarm evaluator and the metrics sampler (localcloud/alarm_evaluator.py)
+        self._sampler: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -155,13 +157,45 @@ class LocalCloud:
         self._runtime = LambdaRuntime(
             self.manifest, self.endpoint_url, LOCAL_REGION, self.state_dir / "logs", credentials=_role_credentials
         )
-        triggers.install(self._runtime)
+        metrics = self._install_monitoring()
+        triggers.install(self._runtime, metrics)
         sqs_poller.install(self._runtime)
-        self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs")
+        self._front = HttpFront(LOCAL_REGION, self._runtime, self.state_dir / "logs", metrics)
         providers.api_endpoint_hook = self._front.register
         self._server = GuardedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        self._alarms.start()
+        self._sampler.start()
         self._start_simulators()
+
+    def _install_monitoring(self) -> Any:
+        """Metrics from what the emulator observes, alarms that evaluate, and a mailbox per SNS topic."""
+        from platformctl.localcloud import alarm_history_api, mailbox
+        from platformctl.localcloud.alarm_evaluator import AlarmEvaluator
+        from platformctl.localcloud.metrics import MetricSink
+        from platformctl.localcloud.service_metrics import LambdaMetrics, Sampler
+
+        sink = MetricSink(LOCAL_REGION)
+        self._runtime.observer = LambdaMetrics(sink)
+        folder = self.mailbox_dir
+        for stale in folder.glob("*.jsonl") if folder.is_dir() else ():
+            stale.unlink()  # the local cloud's state lives in memory: its mailboxes start empty too
+        mailbox.install(folder)
+        self._alarms = AlarmEvaluator(LOCAL_REGION)
+        alarm_history_api.install(self._alarms.history)
+        self._sampler = Sampler(sink, self._runtime)
+        return sink
+
+    @property
+    def mailbox_dir(self) -> Path:
+        from platformctl.localcloud.mailbox import MAILBOX_FOLDER
+
+        return self.state_dir / MAILBOX_FOLDER
+
+    @property
+    def alarms(self) -> Any:
+        """The alarm evaluator (its ``history`` is what DescribeAlarmHistory answers)."""
+        return self._alarms
 
     def _start_simulators(self) -> None:
         from platformctl.simulators import SIMULATORS
@@ -256,6 +290,7 @@ class LocalCloud:
             "simulators": self.simulator_urls(),
             "state_machines": {},
             "stacks": {},
+            "mailbox": str(self.mailbox_dir),
         }
         hot_stores = self._dynamodb_tables()
         for stack_key, outputs in self.stack_outputs().items():
@@ -330,9 +365,14 @@ class LocalCloud:
         return False
 
     def stop(self) -> None:
-        from platformctl.localcloud import providers, sqs_poller, triggers
+        from platformctl.localcloud import alarm_history_api, mailbox, providers, sqs_poller, triggers
 
         # The pollers first: one still polling once the server is gone fails on every call it makes.
+        for background in (self._alarms, self._sampler):
+            if background is not None:
+                background.stop()
+        alarm_history_api.uninstall()
+        mailbox.uninstall()
         providers.api_endpoint_hook = None
         if self.enforce_iam:
             from platformctl.localcloud import iam_enforcement

@@ -16,6 +16,8 @@
   to the rules of the account's default bus only, as on AWS, with its own id, S3's reason (``PutObject``,
   ``POST Object``, ``CopyObject``, ``CompleteMultipartUpload``, ``DeleteObject``, ...), the version id of a
   versioned bucket, once per upload; a failure to route it is logged.
+- Each rule match and each delivery is counted in AWS/Events (``TriggeredRules``, ``Invocations``,
+  ``FailedInvocations`` by ``RuleName``) when the local cloud passes a metric sink.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from moto.s3 import notifications as s3_notifications
 from moto.utilities.arns import parse_arn
 
 from platformctl.localcloud.lambda_runtime import LambdaRuntime
+from platformctl.localcloud.metrics import MetricSink
+from platformctl.localcloud.service_metrics import rule_event
 from platformctl.localcloud.services import client
 
 logger = logging.getLogger(__name__)
-_state: dict[str, Any] = {"runtime": None}
+_state: dict[str, Any] = {"runtime": None, "metrics": None}
 _originals: dict[str, Any] = {}
 _MOTO_S3_SEND_EVENT = s3_notifications.send_event  # moto's own, captured before any patch
 
@@ -112,6 +116,13 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
+def _count(rule: Any, metric: str) -> None:
+    """AWS/Events: TriggeredRules, Invocations and FailedInvocations of the rule."""
+    sink: MetricSink | None = _state["metrics"]
+    if sink is not None:
+        rule_event(sink, rule.name, metric)
+
+
 def _deliver_to_lambda(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
     arn = target["Arn"]
     region = parse_arn(arn).region
@@ -131,7 +142,9 @@ def _deliver_to_lambda(rule: Any, target: dict[str, Any], event: dict[str, Any])
                 break
             time.sleep(0.05 * (attempt + 1))
         else:
+            _count(rule, "Invocations")
             return
+    _count(rule, "FailedInvocations")
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
     logger.warning("rule %s could not deliver to %s: %s", rule.name, arn, error)
     if not dead_letter:
@@ -156,6 +169,7 @@ def _deliver_to_lambda(rule: Any, target: dict[str, Any], event: dict[str, Any])
 def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
     if getattr(self, "state", "ENABLED") == "DISABLED" or not self.event_pattern.matches_event(original_event):
         return
+    _count(self, "TriggeredRules")
     event = dict(original_event)
     event["time"] = _iso_time(event.get("time"))
     lambda_targets = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
@@ -166,7 +180,13 @@ def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input:
         proxy = copy.copy(self)
         proxy.targets = others
         # moto's own delivery (queues, logs, buses) renders the event's epoch time itself.
-        _originals["send_to_targets"](proxy, original_event, transform_input)
+        try:
+            _originals["send_to_targets"](proxy, original_event, transform_input)
+        except Exception:
+            _count(self, "FailedInvocations")
+            raise
+        for _ in others:
+            _count(self, "Invocations")
 
 
 def _epoch(value: Any) -> float | None:
@@ -279,8 +299,9 @@ def _send_s3_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> N
     _MOTO_S3_SEND_EVENT(account_id, event_name, bucket, key)
 
 
-def install(runtime: LambdaRuntime) -> None:
+def install(runtime: LambdaRuntime, metrics: MetricSink | None = None) -> None:
     _state["runtime"] = runtime
+    _state["metrics"] = metrics
     if _originals:
         return
     _originals["backend_invoke"] = LambdaSimpleBackend.invoke
@@ -299,3 +320,4 @@ def install(runtime: LambdaRuntime) -> None:
 
 def uninstall() -> None:
     _state["runtime"] = None
+    _state["metrics"] = None

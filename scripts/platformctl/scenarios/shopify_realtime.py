@@ -7,7 +7,9 @@ updates, plus what Shopify really does to a receiver: a few redeliveries of the 
 deliveries of older versions, one payload reduced to its id (fetched back from the Admin API simulator),
 one malformed event (quarantined) and one poison event (Shopify answers 503 while it is fetched, so it
 fails every attempt and lands in the DLQ; the step then redrives it). The report shows rows per table,
-objects per lake prefix, and the quarantine and DLQ contents before and after the redrive.
+objects per lake prefix, the quarantine and DLQ contents before and after the redrive, and the DLQ's
+alarm going to ALARM once the poison event lands and back to OK after the redrive, with the alert the
+alerts topic delivered each time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import copy
 import io
 import json
 import random
+import time
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -35,6 +38,7 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "shopify"
 # event_source (the stack's ShopifyEventSource output); this is the local parameter file's value.
 LOCAL_EVENT_SOURCE = "aws.partner/shopify.com/1234567/acme-local"
 CUSTOMERS, CARTS, CONVERTING, PRODUCTS = 10, 18, 11, 3
+ALARM_WAIT_SECONDS = 60  # a DLQ alarm's five-minute period lasts seconds locally (docs/local-cloud.md)
 
 
 def _sample(name: str) -> Any:
@@ -277,8 +281,9 @@ def _dlq(cloud: Any, url: str) -> list[dict[str, Any]]:
     return list(response.get("Messages", []))
 
 
-def _send(cloud: Any, endpoints: dict[str, Any], report: Report, day: Day) -> dict[str, Any]:
-    """Send the day, the malformed event and the poison event; the poison event's order for the end."""
+def _send(cloud: Any, endpoints: dict[str, Any], report: Report, day: Day) -> tuple[dict[str, Any], float]:
+    """Send the day, the malformed event and the poison event; the poison event's order for the end and
+    when it was sent (epoch seconds)."""
     bus, simulator = endpoints["event_bus"], endpoints["simulators"]["shopify"]
     malformed = _malformed(day)
     poison, poison_order = _poison(day)
@@ -298,10 +303,11 @@ def _send(cloud: Any, endpoints: dict[str, Any], report: Report, day: Day) -> di
     # 3 HTTP tries each). Sent once the rest has settled, so no other fetch meets the outage.
     cloud.wait_idle(300)
     _post(f"{simulator}/_simulator/control", {"http_error": {"status": 503, "times": 9}})
+    sent = time.time()
     _put(cloud, bus, [poison], source)
     cloud.wait_idle(300)
     _post(f"{simulator}/_simulator/control", {"http_error": None})
-    return poison_order
+    return poison_order, sent
 
 
 def _report_tables(cloud: Any, tables: dict[str, str], report: Report, day: Day) -> None:
@@ -364,8 +370,70 @@ def _report_lake(cloud: Any, bucket: str, report: Report, day: Day) -> None:
     report.expect(any("/bad-id/" in k for k in quarantined), "the malformed event is not in quarantine")
 
 
+def _dlq_alarm(cloud: Any, queue_url: str) -> str | None:
+    """The name of the template's alarm on the queue's depth (found by its metric, not by name)."""
+    queue = queue_url.rsplit("/", 1)[1]
+    dimensions = [{"Name": "QueueName", "Value": queue}]
+    found = cloud.target.client("cloudwatch").describe_alarms_for_metric(
+        MetricName="ApproximateNumberOfMessagesVisible", Namespace="AWS/SQS", Dimensions=dimensions
+    )["MetricAlarms"]
+    names = [a["AlarmName"] for a in found if a.get("Dimensions") == dimensions]
+    return names[0] if names else None
+
+
+def _alarm_reaches(cloud: Any, name: str, state: str, since: float) -> tuple[dict[str, Any], float] | None:
+    """Wait (bounded) for the alarm to be in ``state``; the alarm and how long after ``since`` (epoch
+    seconds) its state changed."""
+    cloudwatch = cloud.target.client("cloudwatch")
+    deadline = time.monotonic() + ALARM_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        if alarm["StateValue"] == state:
+            return alarm, alarm["StateUpdatedTimestamp"].timestamp() - since
+        time.sleep(0.25)
+    return None
+
+
+def _delivered(cloud: Any, name: str, state: str) -> dict[str, Any] | None:
+    """The alerts topic's last message about the alarm entering ``state`` (from its mailbox)."""
+    from platformctl.localcloud.mailbox import mailbox_path, read
+
+    topic = cloud.stack_outputs().get("monitoring/monitoring", {}).get("AlertsTopicArn")
+    if not topic:
+        return None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for entry in reversed(list(read(mailbox_path(cloud.mailbox_dir, topic)))):
+            try:
+                body = json.loads(entry.get("Message", ""))
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("AlarmName") == name and body.get("NewStateValue") == state:
+                return {"Subject": entry.get("Subject"), "OldStateValue": body.get("OldStateValue")}
+        time.sleep(0.25)
+    return None
+
+
+def _report_alarm(cloud: Any, report: Report, name: str | None, state: str, since: tuple[float, str]) -> None:
+    """Wait for the DLQ alarm to reach ``state``; report the transition and the alert delivered."""
+    if name is None:
+        report.expect(False, "the orders DLQ has no alarm on its depth")
+        return
+    reached = _alarm_reaches(cloud, name, state, since[0])
+    if reached is None:
+        report.expect(False, f"alarm {name} did not reach {state} within {ALARM_WAIT_SECONDS}s")
+        return
+    alarm, after = reached
+    delivered = _delivered(cloud, name, state)
+    report.expect(delivered is not None, f"the alerts topic delivered no {state} notification of {name}")
+    old = (delivered or {}).get("OldStateValue") or "?"
+    report.line(f"alarm {name}: {old} -> {state} {after:.1f}s {since[1]}: {alarm['StateReason']}")
+    if delivered:
+        report.line(f"  the alerts topic delivered {delivered['Subject']}")
+
+
 def _report_dlq_and_redrive(
-    cloud: Any, endpoints: dict[str, Any], report: Report, poison_order: dict[str, Any]
+    cloud: Any, endpoints: dict[str, Any], report: Report, poison_order: dict[str, Any], sent: float
 ) -> None:
     from platformctl.aws_target import Target
     from platformctl.commands.redrive import redrive
@@ -378,7 +446,10 @@ def _report_dlq_and_redrive(
         reason = (message.get("MessageAttributes", {}).get("ErrorMessage") or {}).get("StringValue", "")
         report.line(f"  {metadata['X-Shopify-Topic']} {metadata['X-Shopify-Event-Id']}: {reason[:90]}")
     report.expect(len(waiting) == 1, f"{len(waiting)} message(s) in the orders DLQ, expected the poison event only")
+    alarm = _dlq_alarm(cloud, url)
+    _report_alarm(cloud, report, alarm, "ALARM", (sent, "after the poison event was sent"))
     out = io.StringIO()
+    redriven_at = time.time()
     result = redrive(Target("local", endpoint_url=cloud.endpoint_url, region=endpoints["region"]), "orders", out=out)
     cloud.wait_idle(300)
     for line in out.getvalue().splitlines():
@@ -392,6 +463,7 @@ def _report_dlq_and_redrive(
     report.expect(
         redriven is not None and redriven["financial_status"] == "paid", "the redriven event was not processed"
     )
+    _report_alarm(cloud, report, alarm, "OK", (redriven_at, "after the redrive started"))
 
 
 def step(cloud: Any, report: Report) -> None:
@@ -400,7 +472,7 @@ def step(cloud: Any, report: Report) -> None:
     endpoints = cloud.endpoints()
     day = Day()
     day.build()
-    poison_order = _send(cloud, endpoints, report, day)
+    poison_order, sent = _send(cloud, endpoints, report, day)
     _report_tables(cloud, endpoints["tables"], report, day)
     _report_lake(cloud, endpoints["bucket"], report, day)
-    _report_dlq_and_redrive(cloud, endpoints, report, poison_order)
+    _report_dlq_and_redrive(cloud, endpoints, report, poison_order, sent)

@@ -1,0 +1,89 @@
+"""The cost model's per-unit figures (scripts/platformctl/cost/units.json) are what the code does now:
+the measuring scenario runs again on the session's local cloud and its figures must equal the committed
+ones, so the model cannot drift from the code. When this fails after a change that adds or removes a call,
+an object or an invocation: `platformctl cost measure --write`, review the diff, commit units.json.
+
+Tolerances: call, invocation, object and item counts exactly. Bytes within 2 % (+64 bytes): the scenario's
+ids, timestamps and signatures keep their lengths, but a timestamp's trailing digits or a JSON number's
+width can change a few bytes. Log bytes within 10 % (+200): log lines carry timings and request ids.
+Durations only within a factor of 20: a unit's duration is the mean of one or two invocations and follows
+this machine's load (on a busy 2-core machine one invocation was seen 12 times slower than when committed);
+the check still catches a handler that became an order of magnitude slower or faster (a sleep, a retry
+loop, a call removed), and the model uses durations only as an estimate (docs/cost.md).
+The data-quality run's S3 listings follow the lake's partitions, which other tests of the session fill,
+so they are compared like bytes; and per-environment calls (secret fetches) follow how many worker
+processes start, which the model takes as an assumption.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from platformctl.cost.measure import measure
+from platformctl.cost.model import HERE
+
+pytestmark = pytest.mark.integration
+
+DURATION_FACTOR = 20
+NEEDED = {"shared/data-lake", "shopify/eventbridge-rules", "shopify/bulk-workflow", "recharge/webhook"}
+NEEDED |= {"triplewhale/ingestion", "data-quality/data-quality", "privacy/requests"}
+
+
+def _close(measured: float, committed: float, relative: float, absolute: float) -> bool:
+    return abs(measured - committed) <= max(absolute, relative * abs(committed))
+
+
+def _differences(unit: str, now: dict[str, Any], then: dict[str, Any]) -> list[str]:
+    found = []
+    listings_vary = unit == "data_quality:run"
+    calls_now = {(f, k): v for f, c in now["calls"].items() for k, v in c.items()}
+    calls_then = {(f, k): v for f, c in then["calls"].items() for k, v in c.items()}
+    for key in sorted(set(calls_now) | set(calls_then)):
+        a, b = calls_now.get(key, 0.0), calls_then.get(key, 0.0)
+        loose = listings_vary and ":ListObjects" in key[1]
+        if (a != b) if not loose else not _close(a, b, 0.5, 2):
+            found.append(f"{unit}: {key[0]} {key[1]}: measured {a}, committed {b}")
+    for field in ("request_bytes", "response_bytes"):
+        for key in sorted(set(now[field]) | set(then[field])):
+            a, b = now[field].get(key, 0.0), then[field].get(key, 0.0)
+            if not _close(a, b, 0.5 if listings_vary else 0.02, 64):
+                found.append(f"{unit}: {field} {key}: measured {a}, committed {b}")
+    for zone in sorted(set(now["s3_written"]) | set(then["s3_written"])):
+        a, b = now["s3_written"].get(zone, {}), then["s3_written"].get(zone, {})
+        if a.get("objects") != b.get("objects") or not _close(a.get("bytes", 0), b.get("bytes", 0), 0.02, 64):
+            found.append(f"{unit}: s3 {zone}: measured {a}, committed {b}")
+    for function in sorted(set(now["invocations"]) | set(then["invocations"])):
+        a, b = now["invocations"].get(function), then["invocations"].get(function)
+        if a is None or b is None or a["count"] != b["count"] or a["memory_mb"] != b["memory_mb"]:
+            found.append(f"{unit}: invocations of {function}: measured {a}, committed {b}")
+            continue
+        if not _close(a["log_bytes"], b["log_bytes"], 0.10, 200):
+            found.append(f"{unit}: log bytes of {function}: measured {a['log_bytes']}, committed {b['log_bytes']}")
+        if not b["duration_ms"] / DURATION_FACTOR <= a["duration_ms"] <= b["duration_ms"] * DURATION_FACTOR:
+            found.append(f"{unit}: duration of {function}: measured {a['duration_ms']}, committed {b['duration_ms']}")
+    for table in sorted(set(now["dynamodb_items"]) | set(then["dynamodb_items"])):
+        a, b = now["dynamodb_items"].get(table, {}), then["dynamodb_items"].get(table, {})
+        if a.get("items") != b.get("items") or not _close(a.get("bytes", 0), b.get("bytes", 0), 0.02, 64):
+            found.append(f"{unit}: table {table}: measured {a}, committed {b}")
+    if now.get("extra") != then.get("extra"):
+        found.append(f"{unit}: measured {now.get('extra')}, committed {then.get('extra')}")
+    return found
+
+
+def test_committed_units_are_what_the_code_does(local_cloud: Any) -> None:
+    deployed = set(local_cloud.endpoints()["stacks"])
+    if not deployed >= NEEDED:
+        pytest.skip(f"the cost scenario needs {sorted(NEEDED - deployed)} deployed (PLATFORM_LOCAL_STACKS)")
+    committed = json.loads((HERE / "units.json").read_text(encoding="utf-8"))
+    measured = measure(local_cloud)
+    assert measured["scenario"] == committed["scenario"], "the scenario changed: run `platformctl cost measure --write`"
+    assert sorted(measured["units"]) == sorted(committed["units"])
+    problems = [
+        problem
+        for unit in sorted(committed["units"])
+        for problem in _differences(unit, measured["units"][unit], committed["units"][unit])
+    ]
+    assert not problems, "units.json is stale (`platformctl cost measure --write`):\n" + "\n".join(problems)
