@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +166,22 @@ def test_bad_input_is_quarantined_not_dead_lettered(local_cloud: Any) -> None:
     assert line["reason"] == "bad-id"
 
 
+DLQ_ALARM = "acme-local-shopify-orders-dlq-not-empty"
+
+
+def _wait_alarm(cloud: Any, name: str, state: str, timeout: float = 120.0) -> None:
+    """Wait (bounded) until the alarm is in ``state``; a bound on waiting, not a speed assertion."""
+    cloudwatch = cloud.target.client("cloudwatch")
+    deadline = time.monotonic() + timeout
+    current = None
+    while time.monotonic() < deadline:
+        current = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+        if current == state:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{name} stayed {current}, never {state}, within {timeout:.0f}s")
+
+
 def test_a_poison_event_is_retried_dead_lettered_and_redriven_once(local_cloud: Any) -> None:
     """Shopify answers 503 while a reduced payload is fetched: every attempt fails (Lambda's async
     invoke: 1 + 2 retries), the event lands in the orders DLQ, and redrive processes it exactly once."""
@@ -196,6 +213,8 @@ def test_a_poison_event_is_retried_dead_lettered_and_redriven_once(local_cloud: 
     bodies = [json.loads(m["Body"]) for m in peek.get("Messages", [])]
     [dead] = [b for b in bodies if b.get("detail", {}).get("metadata", {}).get("X-Shopify-Event-Id") == f"poison-{uid}"]
     assert dead["detail"] == event["detail"]
+    # the DLQ's alarm pages the on-call engineer (periods are compressed locally: seconds, not minutes)
+    _wait_alarm(local_cloud, DLQ_ALARM, "ALARM")
 
     target = Target("local", endpoint_url=local_cloud.endpoint_url, region="us-east-1")
     result = redrive.redrive(target, "orders", outputs=_outputs(local_cloud), out=io.StringIO())
@@ -204,6 +223,7 @@ def test_a_poison_event_is_retried_dead_lettered_and_redriven_once(local_cloud: 
     assert local_cloud.wait_idle(120)
 
     assert _dlq_messages(local_cloud, "orders") == 0
+    _wait_alarm(local_cloud, DLQ_ALARM, "OK")  # and stands down once the redrive emptied the queue
     item = _item(local_cloud, "orders", {"order_id": str(order_id), "record": "ORDER"})
     assert item is not None
     assert item["source_event_id"] == f"poison-{uid}"
