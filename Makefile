@@ -17,9 +17,11 @@ PYTEST_WORKERS ?= auto
 # --clock): a minute's end and a month's end, then just after midnight on New Year's day.
 CLOCK_INSTANTS ?= 2027-02-28T23:59:30Z 2028-01-01T00:00:30Z
 # `make test` runs the unit and template tests only under the travelled clocks (two instants are as good as
-# the wall clock's one, and a third pass would cost CI minutes); every other non-integration folder (Glue on
-# local Spark, the attack tests, any folder added later) runs once at the wall clock.
+# the wall clock's one, and a third pass would cost CI minutes); the Glue tests (local Spark, whose JVM the
+# travelled clock does not reach) and the attack tests run once at the wall clock. Together with
+# tests/integration they are pyproject's testpaths (tests/unit/test_make_targets.py holds them equal).
 CLOCKED_TESTS := tests/unit tests/templates
+WALL_CLOCK_TESTS := tests/glue tests/security
 
 .PHONY: help venv tools java lint test test-unit test-clock test-integration demo local-up bench clean
 
@@ -73,7 +75,7 @@ test-integration: venv ## tests against the local cloud
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test: lint ## all gates and all tests (what CI runs)
-	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(addprefix --ignore=,$(CLOCKED_TESTS)) $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(WALL_CLOCK_TESTS) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-clock
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
