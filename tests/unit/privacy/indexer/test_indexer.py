@@ -253,11 +253,20 @@ def test_a_failure_on_a_writer_thread_fails_the_event(lake: Any, make_indexer: A
 def test_logs_carry_keys_and_counts_never_personal_data(
     lake: Any, make_indexer: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    from common.observability import logger
+
     lake.put(WEBHOOK_KEY, json.dumps(order_envelope()).encode())
     lake.put(PART_KEY, jsonl_gz(bulk_lines(3)))
-    with caplog.at_level(logging.DEBUG, logger="privacy-indexer"):
-        make_indexer().handle(s3_event(WEBHOOK_KEY))
-        make_indexer().handle(s3_event(PART_KEY))
+    # The process has one Powertools logger, named and levelled by whichever function's test imported it
+    # first (the Shopify processors' tests make it WARNING): this test sets the level it reads at.
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="privacy-indexer"):
+            make_indexer().handle(s3_event(WEBHOOK_KEY))
+            make_indexer().handle(s3_event(PART_KEY))
+    finally:
+        logger.setLevel(level)
     captured = capsys.readouterr()
     text = (captured.out + captured.err + caplog.text).lower()
     assert WEBHOOK_KEY.lower() in text or "object indexed" in text
