@@ -164,6 +164,7 @@ ONLY_WHEN: dict[tuple[str, str], str] = {
     ("AWS::SecretsManager::Secret", "secretsmanager:ReplicateSecretToRegions"): "ReplicaRegions",
     ("AWS::SecretsManager::Secret", "secretsmanager:RemoveRegionsFromReplication"): "ReplicaRegions",
     ("AWS::Events::Rule", "iam:PassRole"): "RoleArn",
+    ("AWS::Athena::WorkGroup", "iam:PassRole"): "WorkGroupConfiguration.ExecutionRole",
 }
 
 # Handler permissions the execution role deliberately does not have, whatever the templates say.
@@ -235,6 +236,10 @@ NOT_GRANTED: dict[tuple[str, str], str] = {
         "API Gateway authorizes tagging as apigateway:POST/DELETE on /tags/*, which the role has"
     ),
     ("AWS::ApiGatewayV2::Stage", "apigateway:UntagResource"): "no such IAM action (see apigateway:TagResource)",
+    ("AWS::Athena::WorkGroup", "iam:CreateServiceLinkedRole"): (
+        "a SQL workgroup with an S3 results location needs no service-linked role; like every service-linked "
+        "role, one is created by an administrator if ever needed: a deploy creates no role without the boundary"
+    ),
     ("AWS::Chatbot::SlackChannelConfiguration", "iam:CreateServiceLinkedRole"): (
         "AWSServiceRoleForAWSChatbot is created once by an administrator (docs/operations.md, Alert routing), "
         "like every service-linked role: a deploy creates no role without the boundary"
@@ -312,6 +317,7 @@ def _service(permission: str) -> str:
 
 SERVICE_OF_TYPE = {
     "ApiGatewayV2": "apigateway",
+    "Athena": "athena",
     "Chatbot": "chatbot",
     "CloudWatch": "cloudwatch",
     "DynamoDB": "dynamodb",
@@ -422,6 +428,8 @@ def _own_arns(resolver: TemplateResolver, logical_id: str, kind: str) -> list[st
         return [f"arn:aws:events:{region}:archive/{props['ArchiveName']}"]
     if kind == "AWS::Scheduler::Schedule":
         return [f"arn:aws:scheduler:{region}:schedule/{props.get('GroupName', 'default')}/{ref}"]
+    if kind == "AWS::Athena::WorkGroup":
+        return [f"arn:aws:athena:{region}:workgroup/{props['Name']}"]
     if kind == "AWS::CloudWatch::Dashboard":
         return [f"arn:aws:cloudwatch::{d.account_id}:dashboard/{props['DashboardName']}"]
     if kind == "AWS::CloudWatch::Alarm":
@@ -468,6 +476,12 @@ def _targets(
     if permission in {"iam:PassRole", "iam:GetRole"}:
         passed: dict[str, Any] = {"iam:PassedToService": SERVICE_PRINCIPAL.get(kind, "")}
         return [(arn, passed if permission == "iam:PassRole" else {}) for arn in _role_arns(props)]
+    if kind == "AWS::Athena::WorkGroup" and _service(permission) == "s3":
+        # The results location: the bucket (bucket-level actions) or an object under the output prefix.
+        location = str(props["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"])
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        on_bucket = permission in {"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}
+        return [(f"arn:aws:s3:::{bucket}" if on_bucket else f"arn:aws:s3:::{bucket}/{prefix}result.csv", {})]
     own_service = SERVICE_OF_TYPE[kind.split("::")[1]]
     if _service(permission) == "kms" and own_service != "kms":
         return [(arn, brand_tag) for arn in _key_arns(resolver, props)]
@@ -484,6 +498,11 @@ def _targets(
         # The policy's roles carry the boundary (test_every_platform_role_carries_the_boundary).
         roles = [f"arn:aws:iam::{iam.ACCOUNT}:role/{name}" for name in props.get("Roles", [])]
         return [(arn, {"iam:PermissionsBoundary": iam.boundary_arn()}) for arn in roles]
+    if kind == "AWS::IAM::ManagedPolicy" and permission in {"iam:AttachRolePolicy", "iam:DetachRolePolicy"}:
+        # Attached to the template's roles, which carry the boundary.
+        attached = {"iam:PermissionsBoundary": iam.boundary_arn(), "iam:PolicyARN": resolver.ref(logical_id)}
+        return [(f"arn:aws:iam::{iam.ACCOUNT}:role/{name}", attached) for name in props.get("Roles", [])]
+
     if permission == "events:PutTargets":
         targets = [str(t["Arn"]) for t in props.get("Targets", [])]
         if not targets:
