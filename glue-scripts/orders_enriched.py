@@ -6,15 +6,18 @@ DataFrames and returns DataFrames, so the tests run it on local Spark with no la
 Sources of an order's state, each a *version* with the order's ``updated_at``:
 - webhooks: ``raw/shopify/webhooks/orders/topic=.../dt=.../<event-id>.json``, the EventBridge events
   verbatim (REST-shaped payloads); ``orders/delete`` marks the order deleted;
+- fetched orders: ``raw/shopify/fetched/orders/topic=.../dt=.../<event-id>.json``, the order processor's
+  completion of a reduced payload (the delivered event with the order fetched from the Admin API as its
+  payload, in the REST shape), read exactly as a webhook;
 - bulk exports: ``raw/shopify/bulk/order/run=...`` and ``line_item/run=...`` (GraphQL-shaped lines,
   children joined by ``__parentId``), from runs whose manifest says ``"complete": true`` only;
 - the previous output of this job, so a run need only read the raw data of its lookback window.
 
 The newest version wins, as in the hot store: the later ``updated_at``, then a webhook over a bulk line,
 then the greater event or run id. A delete is final (Shopify never reuses an order id). A reduced
-payload (EventBridge's ``{"id": ...}`` for an oversized webhook) has no state and is skipped; the order's
-next event or the next bulk export brings it. No contact details (e-mail, phone, addresses, names) are
-read: the output has ids, money, statuses and times only.
+payload (EventBridge's ``{"id": ...}`` for an oversized webhook) has no state itself and yields no
+version; its fetched order does. No contact details (e-mail, phone, addresses, names) are read: the
+output has ids, money, statuses and times only.
 """
 
 from __future__ import annotations
@@ -113,6 +116,9 @@ _REST_ORDER = _struct(
     total_discounts=_S,
     total_tax=_S,
     total_price=_S,
+    # Not a REST field: an order fetched from the Admin API carries GraphQL's totalRefundedSet here
+    # instead of the refunds' transactions (common.shopify_resources), as the order processor reads it.
+    total_refunded_set=_struct(shop_money=_struct(amount=_S)),
     customer=_struct(id=_S),
     source_name=_S,
     tags=_S,
@@ -139,6 +145,8 @@ BULK_ORDER = _struct(
     currencyCode=_S,
     displayFinancialStatus=_S,
     displayFulfillmentStatus=_S,
+    test=T.BooleanType(),
+    sourceName=_S,
     subtotalPriceSet=_MONEY_SET,
     totalDiscountsSet=_MONEY_SET,
     totalTaxSet=_MONEY_SET,
@@ -183,11 +191,14 @@ def _first_fulfilled_at(fulfillments: Column, status: str, created: str) -> tupl
 
 def parse_webhooks(events: DataFrame) -> DataFrame:
     """Raw webhook files (a ``value`` column: one event's text each) as the fields the job reads:
-    ``o`` (the payload's order fields), ``topic`` and ``event_id``; one row per file."""
-    return events.select(F.from_json("value", WEBHOOK_EVENT).alias("event")).select(
+    ``o`` (the payload's order fields), ``topic`` and ``event_id``; one row per file. A ``fetched``
+    column (the file is a fetched order) is passed through when the frame has one."""
+    kept = [F.col("fetched")] if "fetched" in events.columns else []
+    return events.select(F.from_json("value", WEBHOOK_EVENT).alias("event"), *kept).select(
         F.col("event.detail.payload").alias("o"),
         _header(F.col("event.detail.metadata"), "shopify-topic").alias("topic"),
         _header(F.col("event.detail.metadata"), "shopify-event-id").alias("event_id"),
+        *kept,
     )
 
 
@@ -235,9 +246,10 @@ def webhook_versions(parsed: DataFrame) -> DataFrame:
         o["total_discounts"].cast(MONEY).alias("total_discounts"),
         o["total_tax"].cast(MONEY).alias("total_tax"),
         o["total_price"].cast(MONEY).alias("total_price"),
-        F.aggregate(refund_amounts, F.lit(0).cast(MONEY), lambda total, x: (total + x).cast(MONEY)).alias(
-            "total_refunded"
-        ),
+        F.coalesce(
+            o["total_refunded_set"]["shop_money"]["amount"].cast(MONEY),
+            F.aggregate(refund_amounts, F.lit(0).cast(MONEY), lambda total, x: (total + x).cast(MONEY)),
+        ).alias("total_refunded"),
         F.size(F.coalesce(o["refunds"], F.array())).alias("refund_count"),
         F.size(F.coalesce(o["line_items"], F.array())).alias("line_item_count"),
         F.aggregate(
@@ -320,10 +332,10 @@ def bulk_versions(orders: DataFrame, line_items: DataFrame, runs: DataFrame) -> 
         F.coalesce(F.col("line_item_count").cast("int"), F.lit(0)).alias("line_item_count"),
         F.coalesce(F.col("qty").cast("int"), F.lit(0)).alias("total_quantity"),
         _id(o["customer"]["id"]).alias("customer_id"),
-        F.lit(None).cast(_S).alias("source_name"),
+        o["sourceName"].alias("source_name"),  # null in parts exported before the query asked for it
         F.coalesce(o["tags"], F.array().cast(T.ArrayType(_S))).alias("tags"),
         F.coalesce(o["discountCodes"], F.array().cast(T.ArrayType(_S))).alias("discount_codes"),
-        F.lit(None).cast(T.BooleanType()).alias("test"),
+        o["test"].alias("test"),
         F.lit(False).alias("deleted"),
         fulfillment_count.alias("fulfillment_count"),
         first_fulfilled_at.alias("first_fulfilled_at"),

@@ -5,11 +5,12 @@ and imports the transforms from ``orders_enriched.py`` (``--extra-py-files``). T
 same ``run`` on local PySpark against files exported from the emulated S3 (``platformctl glue``).
 
 A run reads the webhooks of the last ``lookback_days`` days (by their ``dt`` partition, the day Shopify
-triggered them), the bulk parts written in that time, every complete bulk run's manifest, and its own
-previous output; it writes every order again, one Parquet file per ``dt`` (the order's UTC creation
-day), replacing only the partitions it writes. ``lookback_days`` 0 rebuilds from all raw data and ignores
-the previous output: use it after a replay of events older than the window, or after changing the
-transforms.
+triggered them) and the orders fetched for reduced payloads among them (same partitions, under
+``raw/shopify/fetched/orders/``), the bulk parts written in that time, every complete bulk run's
+manifest, and its own previous output; it writes every order again, one Parquet file per ``dt`` (the
+order's UTC creation day), replacing only the partitions it writes. ``lookback_days`` 0 rebuilds from all
+raw data and ignores the previous output: use it after a replay of events older than the window, or after
+changing the transforms.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pyspark.sql import types as T  # noqa: N812
 import orders_enriched as oe
 
 WEBHOOKS = "raw/shopify/webhooks/orders"
+FETCHED = "raw/shopify/fetched/orders"  # reduced payloads' orders, read as webhooks
 BULK = "raw/shopify/bulk"
 MANIFESTS = "metadata/shopify/bulk"
 OUTPUT = "processed/shopify/orders_enriched"
@@ -48,6 +50,7 @@ class Summary:
 
     lookback_days: int
     webhook_files: int
+    fetched_files: int
     webhook_versions: int
     bulk_versions: int
     previous_orders: int
@@ -86,10 +89,14 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     today = today or datetime.now(timezone.utc).date()  # noqa: UP017 - Glue's Python reads the same
     incremental = lookback_days > 0
 
-    webhook_paths = [f"{lake}/{WEBHOOKS}/"]
-    if incremental:
-        webhook_paths = [f"{lake}/{WEBHOOKS}/topic=*/dt={{{','.join(_days(today, lookback_days))}}}/"]
-    webhooks = _text(spark, webhook_paths, ("topic", "dt"), whole=True, options={"basePath": f"{lake}/{WEBHOOKS}/"})
+    def events(prefix: str) -> DataFrame:
+        paths = [f"{lake}/{prefix}/"]
+        if incremental:
+            paths = [f"{lake}/{prefix}/topic=*/dt={{{','.join(_days(today, lookback_days))}}}/"]
+        frame = _text(spark, paths, ("topic", "dt"), whole=True, options={"basePath": f"{lake}/{prefix}/"})
+        return frame.withColumn("fetched", F.lit(prefix == FETCHED))
+
+    webhooks = events(WEBHOOKS).unionByName(events(FETCHED))
     since = {"modifiedAfter": f"{today - timedelta(days=lookback_days)}T00:00:00"} if incremental else {}
     bulk_orders = _text(spark, [f"{lake}/{BULK}/order/"], ("run",), options=since)
     bulk_items = _text(spark, [f"{lake}/{BULK}/line_item/"], ("run",), options=since)
@@ -117,6 +124,9 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     # Checkpointed, the result no longer reads the output path, so the write may replace it.
     result = oe.orders_enriched(*versions).localCheckpoint()
     result.repartition("dt").write.mode("overwrite").partitionBy("dt").parquet(f"{lake}/{OUTPUT}/")
+    files = parsed.agg(
+        F.count(F.lit(1)).alias("all"), F.coalesce(F.sum(F.col("fetched").cast("int")), F.lit(0)).alias("fetched")
+    ).collect()[0]
     written = result.agg(
         F.count(F.lit(1)).alias("orders"),
         F.coalesce(F.sum(F.col("deleted").cast("int")), F.lit(0)).alias("deleted"),
@@ -124,7 +134,8 @@ def run(spark: SparkSession, lake_uri: str, lookback_days: int, today: date | No
     ).collect()[0]
     summary = Summary(
         lookback_days=lookback_days,
-        webhook_files=parsed.count(),
+        webhook_files=int(files["all"]) - int(files["fetched"]),
+        fetched_files=int(files["fetched"]),
         webhook_versions=webhook_versions.count(),
         bulk_versions=bulk_versions.count(),
         previous_orders=previous_orders,

@@ -13,6 +13,9 @@ Two ways to write a version:
   conditional PutItem, which also answers what was stored before.
 - ``upsert_if_newer`` sets only the attributes it names, for items that several writers share (a cart
   that the order processor marks converted, a customer whose consents arrive apart).
+- ``upsert_group_if_newer`` sets one group of attributes versioned apart from the item (a customer's
+  marketing consent, which its own topics change): the group's version lives in ``<group>_version`` and
+  ``<group>_event_id``, compared as the item's version is.
 """
 
 from __future__ import annotations
@@ -133,6 +136,51 @@ def upsert_if_newer(
             raise
         stored_version = _stored_version(deserialize(exc.response.get("Item", {})))  # type: ignore[arg-type]
         return Outcome.DUPLICATE if stored_version == version else Outcome.STALE
+    return Outcome.WRITTEN
+
+
+def group_version_attributes(group: str) -> tuple[str, str]:
+    """The attributes holding a group's version: ``<group>_version`` and ``<group>_event_id``."""
+    return f"{group}_version", f"{group}_event_id"
+
+
+def upsert_group_if_newer(
+    client: DynamoDBClient,
+    table: str,
+    key: Mapping[str, Any],
+    group: str,
+    value: Any,
+    version: SourceVersion,
+    *,
+    also: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Set the attribute ``group`` to ``value`` (and the ``also`` attributes) unless the group's stored
+    version is at least ``version``; the item's own version is not looked at."""
+    version_name, event_name = group_version_attributes(group)
+    extra = dict(also or {})
+    clash = ({group, version_name, event_name} | _RESERVED | set(key)).intersection(extra)
+    if clash:
+        raise ValueError(f"also may not set {sorted(clash)}")
+    names = {"#g": group, "#v": version_name, "#e": event_name} | {f"#x{i}": n for i, n in enumerate(extra)}
+    values = {":g": value, ":v": version.updated_at_us, ":e": version.event_id}
+    values |= {f":x{i}": v for i, v in enumerate(extra.values())}
+    assignments = ["#g = :g", "#v = :v", "#e = :e", *(f"#x{i} = :x{i}" for i in range(len(extra)))]
+    try:
+        client.update_item(
+            TableName=table,
+            Key=serialize(key),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=_version_condition("#v", "#e", ":v", ":e"),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        stored = deserialize(exc.response.get("Item", {}))  # type: ignore[arg-type]
+        seen = SourceVersion(int(stored.get(version_name, 0)), str(stored.get(event_name, "")))
+        return Outcome.DUPLICATE if seen == version else Outcome.STALE
     return Outcome.WRITTEN
 
 

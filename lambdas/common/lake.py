@@ -38,11 +38,27 @@ def topic_segment(topic: str) -> str:
     return safe_segment(topic.replace("/", "_"), "topic")
 
 
-def shopify_webhook_key(entity: str, topic: str, triggered_at: datetime, event_id: str) -> str:
+WEBHOOKS_PREFIX = "raw/shopify/webhooks/"
+FETCHED_PREFIX = "raw/shopify/fetched/"
+
+
+def _shopify_event_path(entity: str, topic: str, triggered_at: datetime, event_id: str) -> str:
     return (
-        f"raw/shopify/webhooks/{safe_segment(entity, 'entity')}/topic={topic_segment(topic)}"
+        f"{safe_segment(entity, 'entity')}/topic={topic_segment(topic)}"
         f"/dt={partition_date(triggered_at)}/{safe_segment(event_id, 'event id')}.json"
     )
+
+
+def shopify_webhook_key(entity: str, topic: str, triggered_at: datetime, event_id: str) -> str:
+    return WEBHOOKS_PREFIX + _shopify_event_path(entity, topic, triggered_at, event_id)
+
+
+def shopify_fetched_key(entity: str, topic: str, triggered_at: datetime, event_id: str) -> str:
+    """Where the resource fetched for a reduced payload is kept: the raw webhook's key under
+    ``raw/shopify/fetched/`` instead of ``raw/shopify/webhooks/`` (same entity, topic, ``dt=`` and event
+    id), so a redelivery rewrites its own object and ``raw/shopify/webhooks/`` keeps only what Shopify
+    sent."""
+    return FETCHED_PREFIX + _shopify_event_path(entity, topic, triggered_at, event_id)
 
 
 def recharge_key(resource: str, topic: str, updated_at: datetime, resource_id: str) -> str:

@@ -6,8 +6,12 @@ The three bulk functions (export, poll, download) and ``platformctl bulk`` agree
   (the API serialises ``UnsignedInt64`` as strings).
 - Error types whose *class names* are the ``Error`` names the state machine's Retry and Catch match on
   (Step Functions sees a Lambda's exception type name, not its class hierarchy).
-- The watermark: ``metadata/shopify/bulk/watermark.json``, the end of the newest window that was
-  downloaded completely; it only moves forward, and only after a complete download.
+- The resources a run exports (``RESOURCES``: orders, customers, products; absent means orders) and
+  the error for any other (``InvalidResourceError``).
+- The watermark of each resource: ``metadata/shopify/bulk/<resource>/watermark.json``, the end of the
+  newest window of that resource that was downloaded completely; it only moves forward, and only after
+  a complete download. Orders fall back to the legacy ``metadata/shopify/bulk/watermark.json`` until
+  their own exists, so a deployment from before keeps its position.
 - The result URL policy (``ResultUrlPolicy``): only https URLs on the origins Shopify serves bulk
   results from (``DEFAULT_RESULT_ORIGINS``, extended by the stack's ``BulkResultHosts``) are fetched.
   The URL itself is a signed link to every order's personal data: it never leaves the download function
@@ -49,16 +53,28 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 BULK_METADATA_PREFIX = "metadata/shopify/bulk/"
+# The orders watermark of the time when orders were the only resource: read until orders have their own.
 WATERMARK_KEY = BULK_METADATA_PREFIX + "watermark.json"
+
+RESOURCES = ("orders", "customers", "products")
+DEFAULT_RESOURCE = "orders"
 
 # Statuses (BulkOperationStatus) and error codes (BulkOperationErrorCode) of the Admin API.
 RUNNING_STATUSES = frozenset({"CREATED", "RUNNING", "CANCELING"})
 PARTIAL_DATA_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT"})
 
-# What the orders export reads, and the access scope each part of it needs.
+# What each export reads, and the access scope each part of it needs.
 REQUIRED_SCOPES = {
     "read_orders": "orders, their line items, discounts, refunds, fulfillments and transactions",
     "read_customers": "the customer reference of each order",
+}
+RESOURCE_SCOPES: dict[str, dict[str, str]] = {
+    "orders": REQUIRED_SCOPES,
+    "customers": {
+        "read_customers": "customers, their marketing consents and default address",
+        "read_orders": "the last order of each customer",
+    },
+    "products": {"read_products": "products and their variants"},
 }
 ALL_ORDERS_SCOPE = "read_all_orders"
 ALL_ORDERS_AGE_DAYS = 60  # without read_all_orders, an app sees only the last 60 days of orders
@@ -124,6 +140,10 @@ class ResultUrlRejectedError(Exception):
 
 class InvalidWindowError(ValueError):
     """The run's window (since/until) is malformed or empty."""
+
+
+class InvalidResourceError(ValueError):
+    """The run's ``resource`` is not one the workflow exports (orders, customers, products)."""
 
 
 class ResultUrlNotAllowedError(Exception):
@@ -240,36 +260,40 @@ def granted_scopes(client: ShopifyAdminClient) -> set[str] | None:
     return {str(s.get("handle")) for s in scopes if isinstance(s, dict) and s.get("handle")}
 
 
-def required_scopes(since: datetime | None, now: datetime) -> dict[str, str]:
-    needed = dict(REQUIRED_SCOPES)
+def required_scopes(since: datetime | None, now: datetime, resource: str = DEFAULT_RESOURCE) -> dict[str, str]:
+    needed = dict(RESOURCE_SCOPES[resource])
+    if resource != DEFAULT_RESOURCE:
+        return needed
     if since is None or (now - since).days >= ALL_ORDERS_AGE_DAYS:
         needed[ALL_ORDERS_SCOPE] = f"orders older than {ALL_ORDERS_AGE_DAYS} days (this window reaches back that far)"
     return needed
 
 
-def access_denied_message(client: ShopifyAdminClient, since: datetime | None, now: datetime, detail: str) -> str:
+def access_denied_message(
+    client: ShopifyAdminClient, since: datetime | None, now: datetime, detail: str, resource: str = DEFAULT_RESOURCE
+) -> str:
     """Name the scope(s) the token lacks, asking Shopify which ones it has; fall back to listing them all."""
-    needed = required_scopes(since, now)
+    needed = required_scopes(since, now, resource)
     granted = granted_scopes(client)
     if granted is not None:
         missing = {scope: why for scope, why in needed.items() if scope not in granted}
         if missing:
             listed = "; ".join(f"{scope} (for {why})" for scope, why in sorted(missing.items()))
             return (
-                f"Shopify denied the orders export ({detail}): the app's access token lacks the scope(s) {listed}. "
+                f"Shopify denied the {resource} export ({detail}): the app's access token lacks the scope(s) {listed}. "
                 "Add them to the app's configuration, reinstall or re-authorise it, and put the new token in "
                 "ShopifyAdminApiSecret."
             )
         # Since 2026-11-07 an app built in the Partner Dashboard runs bulk queries only when allowed to
         # there, and loses the permission after 31 days without one (Shopify's changelog, 2026-11-06).
         return (
-            f"Shopify denied the orders export ({detail}) although the app's token has every scope it needs "
+            f"Shopify denied the {resource} export ({detail}) although the app's token has every scope it needs "
             f"({', '.join(sorted(needed))}). If the app was built in the Partner Dashboard, allow it bulk "
             "queries there (the permission lapses after 31 days without one), then start the export again."
         )
     listed = "; ".join(f"{scope} (for {why})" for scope, why in sorted(needed.items()))
     return (
-        f"Shopify denied the orders export ({detail}); the export needs the scopes {listed}. Check that the "
+        f"Shopify denied the {resource} export ({detail}); the export needs the scopes {listed}. Check that the "
         "app has them and that ShopifyAdminApiSecret holds that app's current token."
     )
 
@@ -284,17 +308,50 @@ def object_exists(s3: S3Client, bucket: str, key: str) -> bool:
     return any(item.get("Key") == key for item in response.get("Contents", []))
 
 
-def read_watermark(s3: S3Client, bucket: str) -> datetime | None:
-    """The end of the newest completely downloaded window, or None before the first complete run."""
-    return _read_watermark_version(s3, bucket)[0]
+def resource_name(value: Any) -> str:
+    """The run's resource: ``orders`` when absent, else one of ``RESOURCES`` (``InvalidResourceError``)."""
+    if value is None or value == "":
+        return DEFAULT_RESOURCE
+    if isinstance(value, str) and value in RESOURCES:
+        return value
+    shown = repr(value)[:40]
+    raise InvalidResourceError(
+        f"resource {shown} is not one the bulk workflow exports; use one of {', '.join(RESOURCES)} "
+        "(absent means orders). Nothing was exported."
+    )
 
 
-def _read_watermark_version(s3: S3Client, bucket: str) -> tuple[datetime | None, str | None]:
-    """The watermark and the ETag it was read at (None, None before the first complete run)."""
-    if not object_exists(s3, bucket, WATERMARK_KEY):
-        return None, None
-    response = s3.get_object(Bucket=bucket, Key=WATERMARK_KEY)
-    return parse_timestamp(json.loads(response["Body"].read())["watermark"]), response["ETag"]
+_ROOT_FIELD = re.compile(r"^\s*(?:query\b[^{]*)?\{\s*(?P<field>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def resource_of_query(query: str | None) -> str:
+    """The resource a bulk query exports (its top-level connection); orders when it cannot be told."""
+    match = _ROOT_FIELD.match(query or "")
+    return match["field"] if match is not None and match["field"] in RESOURCES else DEFAULT_RESOURCE
+
+
+def watermark_key(resource: str = DEFAULT_RESOURCE) -> str:
+    """``metadata/shopify/bulk/<resource>/watermark.json``."""
+    return f"{BULK_METADATA_PREFIX}{resource_name(resource)}/watermark.json"
+
+
+def read_watermark(s3: S3Client, bucket: str, resource: str = DEFAULT_RESOURCE) -> datetime | None:
+    """The end of the newest completely downloaded window of ``resource``, or None before its first
+    complete run (orders: or the legacy watermark, until they have their own)."""
+    return _read_watermark_version(s3, bucket, resource)[0]
+
+
+def _read_watermark_version(s3: S3Client, bucket: str, resource: str) -> tuple[datetime | None, str | None]:
+    """The watermark and the ETag of the resource's own key (None, None before its first complete run;
+    for orders the legacy watermark's value with no ETag, so the first write creates the own key)."""
+    key = watermark_key(resource)
+    if object_exists(s3, bucket, key):
+        response = s3.get_object(Bucket=bucket, Key=key)
+        return parse_timestamp(json.loads(response["Body"].read())["watermark"]), response["ETag"]
+    if resource == DEFAULT_RESOURCE and object_exists(s3, bucket, WATERMARK_KEY):
+        legacy = s3.get_object(Bucket=bucket, Key=WATERMARK_KEY)
+        return parse_timestamp(json.loads(legacy["Body"].read())["watermark"]), None
+    return None, None
 
 
 # Another run wrote the watermark between this run's read and its write (412), or at the same moment (409).
@@ -303,9 +360,15 @@ WATERMARK_WRITE_ATTEMPTS = 3
 
 
 def advance_watermark(
-    s3: S3Client, bucket: str, until: datetime, run_id: str, now: datetime, since: datetime | None = None
+    s3: S3Client,
+    bucket: str,
+    until: datetime,
+    run_id: str,
+    now: datetime,
+    since: datetime | None = None,
+    resource: str = DEFAULT_RESOURCE,
 ) -> tuple[bool, str]:
-    """Move the watermark to the end of a completely downloaded window ``[since, until)``.
+    """Move the resource's watermark to the end of a completely downloaded window ``[since, until)``.
 
     It never moves backwards, and never past a gap: a window that starts after the watermark (a backfill
     of a later period) leaves it where it is, or the incremental runs would skip ``[watermark, since)``
@@ -317,7 +380,7 @@ def advance_watermark(
     attempt = 0
     while True:
         attempt += 1
-        current, etag = _read_watermark_version(s3, bucket)
+        current, etag = _read_watermark_version(s3, bucket, resource)
         if current is not None and current >= until:
             return False, f"not moved: it is already at {iso_utc(current)}, not before this window's end"
         if current is not None and since is not None and since > current:
@@ -325,12 +388,12 @@ def advance_watermark(
                 f"not moved: this window starts at {iso_utc(since)}, after the watermark {iso_utc(current)}; "
                 "moving it would skip the gap between them (run a window from the watermark to close it)"
             )
-        document = {"watermark": iso_utc(until), "run_id": run_id, "updated_at": iso_utc(now)}
+        document = {"watermark": iso_utc(until), "run_id": run_id, "resource": resource, "updated_at": iso_utc(now)}
         condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
         try:
             s3.put_object(
                 Bucket=bucket,
-                Key=WATERMARK_KEY,
+                Key=watermark_key(resource),
                 Body=json.dumps(document, indent=2).encode("utf-8"),
                 ContentType="application/json",
                 **condition,  # type: ignore[arg-type]

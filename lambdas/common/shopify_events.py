@@ -17,7 +17,10 @@ Identity of an event, in order of preference:
 
 A payload larger than EventBridge's limit arrives reduced to ``{"id": ...}``; ``ShopifyEvent.reduced``
 says so, and ``process`` fetches the full resource before the processor sees it. Delete topics carry
-only the id by design and are never "reduced".
+only the id by design and are never "reduced". A processor with ``keep_fetched`` (the order processor)
+also keeps the completed event, the delivered envelope with the fetched resource as its payload, at
+``raw/shopify/fetched/<entity>/topic=<topic>/dt=<date>/<event id>.json`` beside the raw event, so the
+lake's readers (the Glue job ``orders_enriched``) see every state the hot store was written from.
 
 Source: the rules take only events whose ``source`` is the configured partner event source
 (``aws.partner/shopify.com/<app id>/<name>``; on AWS nobody but Shopify can put an event with an
@@ -45,7 +48,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from common.errors import BadInput
-from common.lake import UnsafeKeyError, safe_segment, shopify_webhook_key
+from common.lake import UnsafeKeyError, safe_segment, shopify_fetched_key, shopify_webhook_key
 from common.timeutil import TimestampError, parse_timestamp, partition_date, utc_now
 
 if TYPE_CHECKING:
@@ -303,6 +306,17 @@ class ShopifyEvent:
     def lake_key(self) -> str:
         return shopify_webhook_key(self.entity, self.topic, self.triggered_at, self.event_id)
 
+    def fetched_key(self) -> str:
+        """Where a reduced payload's fetched resource is kept (``raw/shopify/fetched/...``)."""
+        return shopify_fetched_key(self.entity, self.topic, self.triggered_at, self.event_id)
+
+    def completed(self) -> dict[str, Any]:
+        """The EventBridge event with ``detail.payload`` replaced by this event's payload: for a completed
+        reduced payload, the webhook as Shopify would have sent it whole, readable by every reader of
+        webhooks (the envelope, headers and identity are the delivered event's)."""
+        detail = mapping(self.raw.get("detail"), "detail")
+        return {**self.raw, "detail": {**detail, "payload": dict(self.payload)}}
+
     def with_payload(self, payload: Mapping[str, Any]) -> ShopifyEvent:
         return ShopifyEvent(
             raw=self.raw,
@@ -450,7 +464,9 @@ class Processor(Generic[Prepared]):
     ``prepare`` reads and checks the payload without side effects (``BadInput`` quarantines the
     event before anything is written); ``store`` applies the prepared state to the hot store or the
     lake and names the outcome (written, stale, duplicate, ...); ``fetch`` returns the full resource
-    of a reduced payload.
+    of a reduced payload. With ``keep_fetched`` the completed event (the delivered envelope with the
+    fetched resource as its payload) is also written to ``raw/shopify/fetched/...`` once ``prepare``
+    has accepted it and before ``store``, so the lake holds every state the hot store was written from.
     """
 
     lake: Lake
@@ -459,6 +475,7 @@ class Processor(Generic[Prepared]):
     store: Callable[[ShopifyEvent, Prepared], str]
     source: str  # the partner event source events must carry (SHOPIFY_EVENT_SOURCE)
     fetch: Callable[[ShopifyEvent], Mapping[str, Any]] | None = None
+    keep_fetched: bool = False
 
     def process(self, event: Any) -> dict[str, str]:
         from common.observability import MetricUnit, logger, metrics
@@ -482,6 +499,8 @@ class Processor(Generic[Prepared]):
                 if parsed.reduced:
                     parsed = self._complete(parsed)
                     prepared = self.prepare(parsed)
+                    if self.keep_fetched:
+                        self._keep_fetched(parsed)
                 outcome = self.store(parsed, prepared)  # type: ignore[arg-type]
             except BadInput as bad:
                 return self._quarantine(body, bad, received_at)
@@ -501,6 +520,15 @@ class Processor(Generic[Prepared]):
         metrics.add_metric(name="ReducedPayloadsFetched", unit=MetricUnit.Count, value=1)
         logger.info("reduced payload: fetched the full resource from the Admin API")
         return event.with_payload(resource)
+
+    def _keep_fetched(self, completed: ShopifyEvent) -> None:
+        """Same encryption (the bucket's) and idempotency (a key per event id) as the raw write: a
+        redelivery rewrites this object, with what the Admin API answers then."""
+        self.lake.put_verbatim(
+            completed.fetched_key(),
+            verbatim(completed.completed()),
+            metadata={"event-id": completed.event_id, "payload": "fetched-admin-graphql"},
+        )
 
     def _quarantine(self, body: bytes, bad: BadInput, received_at: datetime) -> dict[str, str]:
         from common.observability import MetricUnit, logger, metrics

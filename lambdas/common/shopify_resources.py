@@ -1,7 +1,8 @@
 """Full Shopify resources from the Admin GraphQL API, in the REST shape the webhook processors read.
 
 EventBridge delivers a webhook whose payload is larger than its limit reduced to ``{"id": ...}``; the
-processors then read the resource here. Each kind has one query (the fields the processors store, no
+processors then read the resource here. Each kind has one query (the fields the processors store and,
+for an order, the Glue job reads from the fetched order the order processor keeps in the lake; no
 contact details) and one normaliser from GraphQL's shape to the webhook's REST shape: ``id`` as a
 number, snake_case keys, lower-case enum values, money as ``<field>_set.shop_money``. A resource the
 API no longer has (deleted since the webhook) is bad input: retrying cannot bring it back, and its
@@ -32,7 +33,7 @@ ORDER_QUERY = f"""query OrderForWebhook($id: ID!) {{
   order(id: $id) {{
     id legacyResourceId name createdAt updatedAt processedAt cancelledAt cancelReason closedAt
     currencyCode presentmentCurrencyCode displayFinancialStatus displayFulfillmentStatus
-    test sourceName tags checkoutToken cartToken
+    test sourceName tags checkoutToken cartToken discountCodes
     customer {{ legacyResourceId }}
     totalPriceSet {{ {MONEY} }}
     subtotalPriceSet {{ {MONEY} }}
@@ -41,6 +42,7 @@ ORDER_QUERY = f"""query OrderForWebhook($id: ID!) {{
     currentTotalPriceSet {{ {MONEY} }}
     totalRefundedSet {{ {MONEY} }}
     refunds(first: 250) {{ legacyResourceId createdAt }}
+    fulfillments {{ legacyResourceId status createdAt }}
     lineItems(first: 250) {{
       nodes {{
         id quantity sku name title
@@ -171,6 +173,12 @@ def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "line_items": line_items,
         "refunds": [
             {"id": _legacy_id(refund), "created_at": refund.get("createdAt")} for refund in _nodes(node.get("refunds"))
+        ],
+        # read by the Glue job from the fetched order kept in the lake (raw/shopify/fetched/orders/)
+        "discount_codes": [{"code": code} for code in node.get("discountCodes") or [] if isinstance(code, str)],
+        "fulfillments": [
+            {"id": _legacy_id(f), "status": _lower(f.get("status")), "created_at": f.get("createdAt")}
+            for f in _nodes(node.get("fulfillments"))
         ],
     }
     for rest, graphql in (

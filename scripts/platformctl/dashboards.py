@@ -43,6 +43,8 @@ DQ_MEASURE = {
     "bulk_freshness": "FreshnessAgeHours",
     "quarantine": "QuarantinedObjects",
     "bulk_manifest": "BulkRunsFailed",
+    "webhook_coverage": "WebhookCoverage",
+    "volume_anomaly": "VolumeRatio",
 }
 DQ_TOTALS = ("ChecksFailed", "ChecksPassed", "ChecksSkipped")
 

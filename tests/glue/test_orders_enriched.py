@@ -144,6 +144,7 @@ def test_bulk_runs_count_only_when_complete_and_children_join_their_order(spark:
         expected_status = {"FULFILLED": "fulfilled"}.get(bulk_order["displayFulfillmentStatus"])
         assert row["fulfillment_status"] == expected_status
         assert row["fulfillment_count"] == len(bulk_order["fulfillments"])
+        assert (row["test"], row["source_name"]) == (bulk_order["test"], bulk_order["sourceName"])
         assert (row["source"], row["source_event_id"]) == ("bulk", "501")
 
     lake.bulk("502", [changed], complete=True)

@@ -114,6 +114,8 @@ def test_the_stack_deploys_the_function_its_schedule_and_its_alarms(cloud: Cloud
         "acme-local-data-quality-dlq-not-empty",
         "acme-local-data-quality-check-failed",
         "acme-local-data-quality-stale",
+        "acme-local-data-quality-webhook-coverage",
+        "acme-local-data-quality-volume-anomaly",
     }
     assert cloud.keys(SPEC_KEY) == {SPEC_KEY}, "the deploy tool did not upload data-ingestion/data-quality/"
 
@@ -176,3 +178,35 @@ def test_a_run_that_cannot_read_its_spec_ends_in_the_dead_letter_queue(cloud: Cl
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
     finally:
         s3.put_object(Bucket=cloud.bucket, Key=SPEC_KEY, Body=original)
+
+
+def test_low_webhook_coverage_fails_the_check_and_is_alerted(cloud: Cloud) -> None:
+    """A complete incremental orders run whose reconciliation found most orders without their webhook."""
+    # "zz-" sorts after every run id the other tests write (numbers, "it<hex>"): this run is the newest.
+    run = f"zz-it{uuid.uuid4().hex[:12]}"
+    manifest = {"run_id": run, "status": "COMPLETED", "partial": False, "resource": "orders",
+                "objects_written": 100, "object_count_reported": 100, "counts_match": True}  # fmt: skip
+    orders = {"exported": 100, "in_window": 100, "missing": 20, "stale": 9, "current": 60, "newer_in_store": 11,
+              "written": 29, "skipped_invalid": 0}  # fmt: skip
+    reconciliation = {"schema": 1, "run_id": run, "resource": "orders", "since": "2026-03-09T00:00:00Z",
+                      "until": "2026-03-10T00:00:00Z", "finished_at": "2026-03-10T00:20:00Z",
+                      "entities": {"orders": orders}}  # fmt: skip
+    cloud.put(f"metadata/shopify/bulk/run={run}/manifest.json", json.dumps(manifest).encode())
+    cloud.put(f"metadata/shopify/bulk/run={run}/reconciliation.json", json.dumps(reconciliation).encode())
+    queue_url = cloud.alert_queue()
+
+    document = cloud.fire()
+
+    result = {r["id"]: r for r in document["results"]}["webhook-coverage-orders"]
+    assert result["status"] == "fail"
+    assert result["reason"] == (
+        f"coverage 0.71: 29 of 100 orders updated in the window of run {run} had no webhook "
+        "(missing 20, stale 9; limit 0.95)"
+    )
+    assert cloud.metric("WebhookCoverage", [{"Name": "Check", "Value": "webhook-coverage-orders"}]) == 0.71
+    assert cloud.metric("ChecksFailed", [{"Name": "CheckType", "Value": "webhook_coverage"}]) == 1
+    alerts = [a for a in cloud.alerts(queue_url) if a["run_id"] == document["run_id"]]
+    assert len(alerts) == 1
+    [failed] = [f for f in alerts[0]["failed"] if f["id"] == "webhook-coverage-orders"]
+    assert failed["runbook"] == "docs/runbooks/data-quality-webhook-coverage.md"
+    assert "coverage 0.71" in failed["reason"]

@@ -3,7 +3,8 @@ Retry, Catch), the handlers in their workers, the simulator behind the real secr
 
 Paths: success; throttled and 5xx then success; operation in progress; failed with partial data;
 access denied; canceled and expired; expired URL mid-download; interrupted (many steps) and resumed
-into identical objects; count mismatch; incremental from the watermark; and ``platformctl bulk``.
+into identical objects; count mismatch; incremental from the watermark; ``platformctl bulk``; customers
+and products (parts, manifest ``resource``, their own watermarks and schedules).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 # Every order of the simulated shop is updated before this instant, so runs with this window export
 # the same objects and can be compared byte for byte.
 WINDOW = {"since": "2024-01-01T00:00:00Z", "until": "2025-06-03T00:00:00Z"}
-WATERMARK_KEY = "metadata/shopify/bulk/watermark.json"
+WATERMARK_KEY = "metadata/shopify/bulk/orders/watermark.json"
 RUN_TIMEOUT = 240.0  # a bound on waiting, not an assertion on speed
 
 
@@ -347,6 +348,7 @@ def test_schedule_alarms_and_endpoints(env: dict[str, Any]) -> None:
         "acme-local-bulk-export-errors",
         "acme-local-bulk-poll-errors",
         "acme-local-bulk-download-errors",
+        "acme-local-bulk-reconcile-errors",
     }
     assert all(
         a["AlarmActions"] and a["AlarmActions"][0].endswith(":acme-data-platform-alerts") for a in alarms.values()
@@ -411,3 +413,46 @@ def test_the_demo_step_reports_without_problems(env: dict[str, Any]) -> None:
     assert report.problems == [], out.getvalue()
     assert "download step(s)" in out.getvalue()
     assert "manifest" in out.getvalue()
+
+
+# ----------------------------------------------------------------------------- customers, products
+
+
+def test_customers_and_products_runs_land_parts_manifests_and_their_own_watermarks(env: dict[str, Any]) -> None:
+    orders_mark = watermark(env)
+    found: dict[str, dict[str, Any]] = {}
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # after any earlier run's: the watermark moves
+    for resource, types in (("customers", {"customer"}), ("products", {"product", "product_variant"})):
+        description, _ = run(env, {"since": WINDOW["since"], "until": until, "resource": resource})
+        assert description["status"] == "SUCCEEDED", description.get("cause")
+        output = json.loads(description["output"])
+        assert output["resource"] == resource
+        document = manifest(env, output["run_id"])
+        assert (document["resource"], document["complete"], document["watermark_advanced"]) == (resource, True, True)
+        files = parts(env, output["run_id"])
+        assert {name.split("/")[0] for name in files} == types
+        assert sorted(line for b in unpacked(files).values() for line in b.splitlines()) == sorted(source_lines(env))
+        key = f"metadata/shopify/bulk/{resource}/watermark.json"
+        mark = json.loads(env["s3"].get_object(Bucket=env["bucket"], Key=key)["Body"].read())
+        assert (mark["watermark"][:19], mark["run_id"]) == (until[:19], output["run_id"])
+        found[resource] = unpacked(files)
+    assert watermark(env) == orders_mark, "customers and products runs leave the orders watermark alone"
+    variants = [json.loads(line) for line in found["products"]["product_variant"].splitlines()]
+    products = {json.loads(line)["id"] for line in found["products"]["product"].splitlines()}
+    assert {v["__parentId"] for v in variants} == products
+
+
+def test_an_unknown_resource_fails_the_run_before_any_export(env: dict[str, Any]) -> None:
+    description, history = run(env, {**WINDOW, "resource": "inventory"})
+    assert (description["status"], description["error"]) == ("FAILED", "InvalidResourceError")
+    assert "orders, customers, products" in description["cause"]
+    assert simulator_state(env)["operations"] == []
+    assert entered(history, "Poll") == 0
+
+
+def test_each_resource_has_its_schedule(env: dict[str, Any]) -> None:
+    scheduler = env["cloud"].target.client("scheduler")
+    for resource in ("customers", "products"):
+        schedule = scheduler.get_schedule(Name=f"acme-local-shopify-bulk-{resource}")
+        assert schedule["Target"]["Arn"] == env["machine"]
+        assert json.loads(schedule["Target"]["Input"]) == {"resource": resource}

@@ -298,6 +298,11 @@ def test_a_reduced_payload_is_completed_from_the_simulated_admin_api(local_cloud
     item = _item(local_cloud, "orders", {"order_id": str(order_id), "record": "ORDER"})
     assert item is not None
     assert (item["financial_status"], item["source_event_id"]) == ("paid", f"reduced-{uid}")
+    # the fetched order is kept beside the raw event (the local cloud enforces the role's PutObject grant)
+    key = f"raw/shopify/fetched/orders/topic=orders_updated/dt=2024-09-26/reduced-{uid}.json"
+    assert _keys(local_cloud, key) == [key]
+    body = local_cloud.target.client("s3").get_object(Bucket=local_cloud.endpoints()["bucket"], Key=key)["Body"].read()
+    assert json.loads(body)["detail"]["payload"]["financial_status"] == "paid"
 
 
 def test_concurrent_deliveries_of_one_order_keep_the_newest_version(local_cloud: Any) -> None:

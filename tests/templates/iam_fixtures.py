@@ -53,6 +53,7 @@ def resolvers(environment: str = ENVIRONMENT) -> dict[str, TemplateResolver]:
 # Optional features the shipped parameter files leave off, turned on so that the IAM tests see the
 # resources they create too: stack key -> the parameter values that turn them on.
 OPTIONAL_FEATURES: dict[str, dict[str, str]] = {
+    "shared/glue-catalog": {"ManageDataCatalogEncryption": "true"},
     "monitoring/monitoring": {
         "AlertSlackWorkspaceId": "T0123ABCD",
         "AlertSlackChannelId": "C0123ABCD",

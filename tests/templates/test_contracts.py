@@ -91,6 +91,10 @@ NO_RESOURCE_ACTIONS = {
     "dynamodb:DescribeLimits",
     "ec2:DescribeNetworkInterfaces",
     "sts:GetCallerIdentity",
+    # The Athena console lists these to pick a workgroup (the analyst role): no resource-level permission.
+    "athena:ListDataCatalogs",
+    "athena:ListEngineVersions",
+    "athena:ListWorkGroups",
 }
 
 

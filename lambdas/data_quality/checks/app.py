@@ -59,6 +59,12 @@ class Settings:
     bulk_freshness_max_age_hours: float = env_field("BULK_FRESHNESS_MAX_AGE_HOURS", default=36.0)
     quarantine_max_objects: int = env_field("QUARANTINE_MAX_OBJECTS", default=10)
     bulk_runs_checked: int = env_field("BULK_RUNS_CHECKED", default=1)
+    webhook_coverage_min: float = env_field("WEBHOOK_COVERAGE_MIN", default=0.95)
+    webhook_coverage_min_sample: int = env_field("WEBHOOK_COVERAGE_MIN_SAMPLE", default=20)
+    volume_weeks: int = env_field("VOLUME_WEEKS", default=4)
+    volume_lower_band: float = env_field("VOLUME_LOWER_BAND", default=0.5)
+    volume_upper_band: float = env_field("VOLUME_UPPER_BAND", default=2.0)
+    volume_min_median: int = env_field("VOLUME_MIN_MEDIAN", default=20)
     disabled_sources: tuple[str, ...] = env_field("DISABLED_SOURCES", default=())
     max_pages: int = env_field("MAX_LIST_PAGES", default=50)
 
@@ -68,6 +74,12 @@ class Settings:
             ("BULK_FRESHNESS_MAX_AGE_HOURS", self.bulk_freshness_max_age_hours, 0.1, 168),
             ("QUARANTINE_MAX_OBJECTS", self.quarantine_max_objects, 0, 1_000_000),
             ("BULK_RUNS_CHECKED", self.bulk_runs_checked, 1, 50),
+            ("WEBHOOK_COVERAGE_MIN", self.webhook_coverage_min, 0, 1),
+            ("WEBHOOK_COVERAGE_MIN_SAMPLE", self.webhook_coverage_min_sample, 1, 1_000_000),
+            ("VOLUME_WEEKS", self.volume_weeks, 2, 8),
+            ("VOLUME_LOWER_BAND", self.volume_lower_band, 0.01, 1),
+            ("VOLUME_UPPER_BAND", self.volume_upper_band, 0.01, 100),
+            ("VOLUME_MIN_MEDIAN", self.volume_min_median, 0, 1_000_000),
             ("MAX_LIST_PAGES", self.max_pages, 1, 1000),
         ]
         for variable, value, low, high in bounds:
@@ -87,6 +99,12 @@ class Settings:
             bulk_freshness_max_age_hours=self.bulk_freshness_max_age_hours,
             quarantine_max_objects=self.quarantine_max_objects,
             bulk_runs_checked=self.bulk_runs_checked,
+            webhook_coverage_min=self.webhook_coverage_min,
+            webhook_coverage_min_sample=self.webhook_coverage_min_sample,
+            volume_weeks=self.volume_weeks,
+            volume_lower_band=self.volume_lower_band,
+            volume_upper_band=self.volume_upper_band,
+            volume_min_median=self.volume_min_median,
         )
 
 

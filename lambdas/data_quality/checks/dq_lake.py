@@ -2,7 +2,8 @@
 
 Every listing names a narrow prefix (a source's landing folder or one bulk run manifest with
 ``MaxKeys=1``, the folders of one level with a delimiter, one ``dt=`` partition) and stops after
-``max_pages`` pages. Listings are memoised for the run, so two checks reading the same prefix list it once.
+``max_pages`` pages. Listings and reads are memoised for the run, so two checks reading the same prefix
+or manifest ask once. ``requests`` counts what the run asked S3 (the cost figures in docs/data-quality.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class LakeReader:
     _folders: dict[str, list[str]] = field(default_factory=dict)
     _objects: dict[str, tuple[list[LakeObject], bool]] = field(default_factory=dict)
     _first: dict[str, LakeObject | None] = field(default_factory=dict)
+    _read: dict[str, bytes] = field(default_factory=dict)
     requests: int = 0
 
     def has_any(self, prefix: str) -> bool:
@@ -56,12 +58,20 @@ class LakeReader:
             self._folders[prefix] = sorted(found)
         return self._folders[prefix]
 
-    def objects(self, prefix: str) -> tuple[list[LakeObject], bool]:
-        """Every object under ``prefix`` up to ``max_pages`` pages; the flag says the listing was cut short."""
+    def folders_below(self, prefix: str, depth: int) -> list[str]:
+        """The folders ``depth`` levels below ``prefix`` (``depth`` 0: the prefix itself)."""
+        folders = [prefix]
+        for _ in range(depth):
+            folders = [child for folder in folders for child in self.folders(folder)]
+        return folders
+
+    def objects(self, prefix: str, max_pages: int | None = None) -> tuple[list[LakeObject], bool]:
+        """Every object under ``prefix`` up to ``max_pages`` pages (default: the reader's); the flag says
+        the listing was cut short."""
         if prefix not in self._objects:
             found: list[LakeObject] = []
             truncated = False
-            for page in self._pages(prefix):
+            for page in self._pages(prefix, max_pages=max_pages):
                 found += _objects_of(page)
                 truncated = bool(page.get("IsTruncated"))
             self._objects[prefix] = (found, truncated)
@@ -73,14 +83,23 @@ class LakeReader:
             yield _objects_of(page)
 
     def read(self, key: str) -> bytes:
-        self.requests += 1
-        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        if key not in self._read:
+            self.requests += 1
+            self._read[key] = bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return self._read[key]
 
-    def _pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+    def write(self, key: str, body: bytes) -> None:
+        self.requests += 1
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        self._read[key] = body
+
+    def _pages(
+        self, prefix: str, delimiter: str | None = None, max_pages: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if delimiter:
             arguments["Delimiter"] = delimiter
-        for _ in range(self.max_pages):
+        for _ in range(max_pages or self.max_pages):
             self.requests += 1
             page: dict[str, Any] = dict(self.s3.list_objects_v2(**arguments))
             yield page

@@ -5,9 +5,12 @@
   scheduler passed it (a retry of the same run overwrites its own results), else the start of the run;
   ``<id>`` is the first 8 characters of the scheduler's execution id or of the Lambda request id.
 - Metrics in ``${Brand}/DataQuality``: per check ``CheckFailed`` (0/1) and its measurement
-  (``FreshnessAgeHours``, ``QuarantinedObjects``, ``BulkRunsFailed``) with dimension ``Check``; per run,
-  without dimensions, ``ChecksFailed``, ``ChecksPassed``, ``ChecksSkipped`` and ``Runs`` (1).
-- One SNS message per run with a failed check: a JSON summary for machines and a short text for e-mail.
+  (``FreshnessAgeHours``, ``QuarantinedObjects``, ``BulkRunsFailed``, ``WebhookCoverage``,
+  ``VolumeRatio``) with dimension ``Check``; per run, without dimensions, ``ChecksFailed``,
+  ``ChecksPassed``, ``ChecksSkipped`` and ``Runs`` (1); per run and check type that was evaluated,
+  ``ChecksFailed`` with dimension ``CheckType`` (the alarms of the types that have their own runbook).
+- One SNS message per run with a failed check: a JSON summary for machines and a short text for e-mail,
+  each failed check with its runbook.
 """
 
 from __future__ import annotations
@@ -25,16 +28,23 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
 
-    from data_quality.checks.dq_checks import CheckResult
+    from data_quality.checks.dq_result import CheckResult
 else:
-    from dq_checks import CheckResult
+    from dq_result import CheckResult
 
 RESULTS_PREFIX = "metadata/data-quality/"
 RUNBOOK = "docs/runbooks/data-quality-check-failed.md"
+# Check types with an alarm and a runbook of their own (infrastructure/data-quality/data-quality.yaml).
+RUNBOOKS = {
+    "webhook_coverage": "docs/runbooks/data-quality-webhook-coverage.md",
+    "volume_anomaly": "docs/runbooks/data-quality-volume-anomaly.md",
+}
 _TOKEN = re.compile(r"^[A-Za-z0-9-]{8,}$")
 _MEASURE = {"freshness": "FreshnessAgeHours", "bulk_freshness": "FreshnessAgeHours"}
 _MEASURE |= {"quarantine": "QuarantinedObjects", "bulk_manifest": "BulkRunsFailed"}
+_MEASURE |= {"webhook_coverage": "WebhookCoverage", "volume_anomaly": "VolumeRatio"}
 _UNITS = {"FreshnessAgeHours": "None", "QuarantinedObjects": "Count", "BulkRunsFailed": "Count"}
+_UNITS |= {"WebhookCoverage": "None", "VolumeRatio": "None"}
 _METRICS_PER_CALL = 20
 
 
@@ -116,6 +126,13 @@ def metric_data(results: Sequence[CheckResult], timestamp: datetime) -> list[Met
     for name, key in totals:
         data.append({"MetricName": name, "Value": float(counts[key]), "Unit": "Count"})
     data.append({"MetricName": "Runs", "Value": 1.0, "Unit": "Count"})
+    by_type: dict[str, float] = {}
+    for result in results:
+        if result.status != "skipped":
+            by_type[result.check.type] = by_type.get(result.check.type, 0.0) + (result.status == "fail")
+    for check_type, failed_of_type in sorted(by_type.items()):
+        dimension: list[DimensionTypeDef] = [{"Name": "CheckType", "Value": check_type}]
+        data.append({"MetricName": "ChecksFailed", "Dimensions": dimension, "Value": failed_of_type, "Unit": "Count"})
     for datum in data:
         datum["Timestamp"] = timestamp
     return data
@@ -124,6 +141,14 @@ def metric_data(results: Sequence[CheckResult], timestamp: datetime) -> list[Met
 def put_metrics(cloudwatch: CloudWatchClient, namespace: str, data: Sequence[MetricDatumTypeDef]) -> None:
     for start in range(0, len(data), _METRICS_PER_CALL):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=list(data[start : start + _METRICS_PER_CALL]))
+
+
+def runbook(result: CheckResult) -> str:
+    return RUNBOOKS.get(result.check.type, RUNBOOK)
+
+
+def _see(result: CheckResult) -> str:
+    return f" (runbook {RUNBOOKS[result.check.type]})" if result.check.type in RUNBOOKS else ""
 
 
 def alert(
@@ -140,7 +165,7 @@ def alert(
         f"Data-quality run {run.run_id} ({label}): {counts['failed']} failed, {counts['passed']} passed, "
         f"{counts['skipped']} skipped.",
         "",
-        *[f"FAILED {r.check.id}: {r.reason}" for r in failed],
+        *[f"FAILED {r.check.id}: {r.reason}" + _see(r) for r in failed],
         "",
         f"Results: {location}",
         f"Runbook: {RUNBOOK}",
@@ -149,7 +174,9 @@ def alert(
         "kind": "data-quality-failed",
         "run_id": run.run_id,
         "summary": counts,
-        "failed": [{"id": r.check.id, "source": r.check.source, "reason": r.reason} for r in failed],
+        "failed": [
+            {"id": r.check.id, "source": r.check.source, "reason": r.reason, "runbook": runbook(r)} for r in failed
+        ],
         "results": location,
         "runbook": RUNBOOK,
     }

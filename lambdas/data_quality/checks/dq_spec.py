@@ -15,17 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SPEC_VERSION = 1
-CHECK_TYPES = ("freshness", "bulk_freshness", "quarantine", "bulk_manifest")
+CHECK_TYPES = ("freshness", "bulk_freshness", "quarantine", "bulk_manifest", "webhook_coverage", "volume_anomaly")
 MAX_AGE_HOURS_LIMIT = 168.0  # a freshness window lists one dt= partition per day: at most 8
 MAX_FOLDERS_BEFORE_DT = 3
+MAX_WEEKS = 8  # a volume check lists one dt= partition per week of history (per folder): at most 8
+BULK_PREFIX = "metadata/shopify/bulk/"
+BULK_RESOURCES = ("orders", "customers", "products")
+_BULK_TYPES = ("bulk_freshness", "bulk_manifest", "webhook_coverage")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9=._/-]*/$")
 _CHECK_KEYS: dict[str, set[str]] = {
     "freshness": {"folders_before_dt", "max_age_hours"},
-    "bulk_freshness": {"max_age_hours"},
+    "bulk_freshness": {"max_age_hours", "resource"},
     "quarantine": {"max_objects"},
-    "bulk_manifest": {"runs"},
+    "bulk_manifest": {"runs", "resource"},
+    "webhook_coverage": {"runs", "min_coverage", "min_sample"},
+    "volume_anomaly": {"folders_before_dt", "weeks", "lower_band", "upper_band", "min_median"},
 }
 _COMMON_KEYS = {"id", "type", "source", "prefix", "description"}
 
@@ -56,6 +62,13 @@ class Check:
     max_age_hours: float | None = None  # None: the function's default for the type
     max_objects: int | None = None
     runs: int | None = None
+    resource: str = "orders"  # bulk checks: the runs of this resource (a manifest without one is orders)
+    min_coverage: float | None = None
+    min_sample: int | None = None
+    weeks: int | None = None
+    lower_band: float | None = None
+    upper_band: float | None = None
+    min_median: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +128,11 @@ def _parse_check(index: int, raw: Any, sources: Mapping[str, Source], problems: 
     prefix = raw.get("prefix")
     if not isinstance(prefix, str) or not _PREFIX.match(prefix) or ".." in prefix:
         problems.append(f"{where}: prefix must be a lake prefix ending in '/', got {prefix!r}")
-    if kind in ("bulk_freshness", "bulk_manifest") and prefix != "metadata/shopify/bulk/":
-        problems.append(f"{where}: a {kind} check reads the bulk run manifests: prefix must be metadata/shopify/bulk/")
+    if kind in _BULK_TYPES and prefix != BULK_PREFIX:
+        problems.append(f"{where}: a {kind} check reads the bulk run manifests: prefix must be {BULK_PREFIX}")
+    resource = raw.get("resource", "orders")
+    if resource not in BULK_RESOURCES:
+        problems.append(f"{where}: resource must be one of {', '.join(BULK_RESOURCES)}, got {resource!r}")
     depth = raw.get("folders_before_dt", 0)
     depth = _number(depth, f"{where}: folders_before_dt", problems, integer=True, low=0, high=MAX_FOLDERS_BEFORE_DT)
     max_age = raw.get("max_age_hours")
@@ -129,6 +145,7 @@ def _parse_check(index: int, raw: Any, sources: Mapping[str, Source], problems: 
     runs = raw.get("runs")
     if runs is not None:
         runs = _number(runs, f"{where}: runs", problems, integer=True, low=1, high=50)
+    optional = _optional_numbers(raw, where, problems)
     if len(problems) > before:
         return None
     return Check(
@@ -141,7 +158,29 @@ def _parse_check(index: int, raw: Any, sources: Mapping[str, Source], problems: 
         max_age_hours=None if max_age is None else float(max_age),
         max_objects=max_objects,
         runs=runs,
+        resource=str(resource),
+        **optional,
     )
+
+
+# field: (integer, low, high). A band is a share of the median: lower_band 0.5 fails below half of it.
+_OPTIONAL_NUMBERS: dict[str, tuple[bool, float, float]] = {
+    "min_coverage": (False, 0.0, 1.0),
+    "min_sample": (True, 1, 1_000_000),
+    "weeks": (True, 2, MAX_WEEKS),
+    "lower_band": (False, 0.01, 1.0),
+    "upper_band": (False, 0.01, 100.0),
+    "min_median": (True, 0, 1_000_000),
+}
+
+
+def _optional_numbers(raw: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, (integer, low, high) in _OPTIONAL_NUMBERS.items():
+        if raw.get(name) is not None:
+            value = _number(raw[name], f"{where}: {name}", problems, integer=integer, low=low, high=high)
+            found[name] = None if value is None else (int(value) if integer else float(value))
+    return found
 
 
 def _parse_sources(raw_sources: Any, problems: list[str]) -> dict[str, Source]:

@@ -13,8 +13,8 @@ that byte offset (``Range``) through ``common.shopify_bulk_stream`` into
 ``raw/shopify/bulk/<type>/run=<id>/part-NNNNN.jsonl.gz``, and stops
 
 - at the end of the file: completes the uploads, writes ``metadata/shopify/bulk/run=<id>/manifest.json``
-  (window, objects per type against ``objectCount``, bytes, parts, partial or not), advances the
-  watermark when the run is complete and its counts agree, deletes the checkpoints, and returns
+  (resource, window, objects per type against ``objectCount``, bytes, parts, partial or not), advances
+  the resource's watermark when the run is complete and its counts agree, deletes the checkpoints, and returns
   ``done``; counts that disagree fail the run (``BulkCountMismatchError``) after the manifest says so;
 - well before the function's deadline (``STEP_SAFETY_SECONDS``) or after ``options.max_bytes_per_step``:
   writes a checkpoint and returns ``done: false``; the state machine calls the next step;
@@ -49,6 +49,7 @@ from common.shopify_bulk import (
     fetch_operation,
     manifest_key,
     object_exists,
+    resource_name,
     run_prefix,
     with_fresh_token,
 )
@@ -171,16 +172,18 @@ def _finish(splitter: BulkSplitter, event: dict[str, Any], reader: ResultReader 
     counts_match = (reported is None or objects == reported) and (reported_roots is None or roots == reported_roots)
     complete = not partial and counts_match
     window = run.get("window") or {}
+    resource = resource_name(run.get("resource"))
     now = utc_now()
     watermark_advanced = False
     watermark_note = "not moved: the run is partial" if partial else "not moved: the counts disagree"
     if complete:
         since = parse_timestamp(window["since"]) if window.get("since") else None
         watermark_advanced, watermark_note = advance_watermark(
-            aws.s3(), SETTINGS.bucket, parse_timestamp(window["until"]), run_id, now, since
+            aws.s3(), SETTINGS.bucket, parse_timestamp(window["until"]), run_id, now, since, resource
         )
     manifest = {
         "run_id": run_id,
+        "resource": resource,
         "operation_id": run.get("operation_id"),
         "execution": event.get("execution"),
         "status": poll.get("status"),
@@ -219,6 +222,7 @@ def _finish(splitter: BulkSplitter, event: dict[str, Any], reader: ResultReader 
         "bulk download finished",
         extra={
             "run_id": run_id,
+            "resource": resource,
             "objects": objects,
             "reported": reported,
             "partial": partial,

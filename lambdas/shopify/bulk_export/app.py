@@ -1,10 +1,12 @@
-"""Start the Shopify bulk export of orders for one window: the first step of the bulk state machine.
+"""Start the Shopify bulk export of one resource for one window: the first step of the bulk state machine.
 
-Input (the execution's input): ``{"since": ISO-8601 | null, "until": ISO-8601 | null, "options": {...}}``,
-every key optional. The window is ``[since, until)`` on the orders' ``updated_at``:
+Input (the execution's input): ``{"resource": "orders" | "customers" | "products", "since": ISO-8601 |
+null, "until": ISO-8601 | null, "options": {...}}``, every key optional (no resource: orders). Any other
+resource fails the run (``InvalidResourceError``) before anything is asked of Shopify. The query is the
+resource's (``common.shopify_bulk_queries``); the window is ``[since, until)`` on its ``updated_at``:
 
 - ``until`` defaults to now (never later than now, so the watermark never runs ahead of the shop);
-- ``since`` defaults to the watermark (the end of the last completely downloaded window) minus
+- ``since`` defaults to the resource's watermark (the end of its last completely downloaded window) minus
   ``WATERMARK_OVERLAP_SECONDS``, so orders updated while the last export ran are read again; before
   the first complete run there is no watermark and the export reads the whole history (a backfill).
   An explicit ``since``/``until`` is a backfill of that window.
@@ -14,8 +16,8 @@ LIMIT_REACHED raise retryable errors (the state machine waits and tries again) -
 in progress is this very export (an earlier attempt whose answer was lost), which is adopted; anything
 else fails the run with Shopify's message. Throttling and HTTP 429/5xx are retried by the client.
 
-Output (``$.run``): the operation's id, the run id (the numeric part, used in lake keys), the window,
-and the options the later steps read.
+Output (``$.run``): the resource, the operation's id, the run id (the numeric part, used in lake keys),
+the window, and the options the later steps read.
 """
 
 from __future__ import annotations
@@ -42,86 +44,11 @@ from common.shopify_bulk import (
     current_operation,
     iso_seconds,
     read_watermark,
+    resource_name,
     with_fresh_token,
 )
+from common.shopify_bulk_queries import bulk_query
 from common.timeutil import TimestampError, iso_utc, parse_timestamp, utc_now
-
-MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
-ADDRESS = "{ firstName lastName address1 address2 city province provinceCode country countryCodeV2 zip phone }"
-
-# What orders_enriched needs. Lists (refunds, fulfillments, transactions) stay inside the order's line;
-# connections (lineItems, discountApplications) become lines of their own with __parentId. Every node
-# asks for __typename first, so the download routes a line by its first bytes.
-ORDERS_QUERY = f"""{{
-  orders(query: "%(filter)s") {{
-    edges {{
-      node {{
-        __typename
-        id
-        name
-        email
-        createdAt
-        updatedAt
-        processedAt
-        cancelledAt
-        closedAt
-        currencyCode
-        displayFinancialStatus
-        displayFulfillmentStatus
-        subtotalPriceSet {MONEY}
-        totalDiscountsSet {MONEY}
-        totalShippingPriceSet {MONEY}
-        totalTaxSet {MONEY}
-        totalPriceSet {MONEY}
-        discountCodes
-        tags
-        customer {{ id }}
-        shippingAddress {ADDRESS}
-        billingAddress {ADDRESS}
-        refunds {{ id createdAt note totalRefundedSet {MONEY} }}
-        fulfillments {{ id status createdAt updatedAt trackingInfo {{ company number url }} }}
-        transactions {{ id kind status gateway amountSet {MONEY} processedAt parentTransaction {{ id }} }}
-        lineItems {{
-          edges {{
-            node {{
-              __typename
-              id
-              name
-              sku
-              quantity
-              currentQuantity
-              variant {{ id }}
-              product {{ id }}
-              originalUnitPriceSet {MONEY}
-              discountedTotalSet {MONEY}
-              taxable
-              requiresShipping
-            }}
-          }}
-        }}
-        discountApplications {{
-          edges {{
-            node {{
-              __typename
-              allocationMethod
-              targetSelection
-              targetType
-              value {{
-                __typename
-                ... on MoneyV2 {{ amount currencyCode }}
-                ... on PricingPercentageValue {{ percentage }}
-              }}
-              ... on DiscountCodeApplication {{ code }}
-              ... on AutomaticDiscountApplication {{ title }}
-              ... on ManualDiscountApplication {{ title }}
-              ... on ScriptDiscountApplication {{ title }}
-            }}
-          }}
-        }}
-      }}
-    }}
-  }}
-}}"""
 
 OPTION_LIMITS = {"max_bytes_per_step": (0, 1 << 40)}
 
@@ -187,20 +114,12 @@ def resolve_window(
     return Window(since, until, source)
 
 
-def orders_query(window: Window) -> str:
-    conditions = []
-    if window.since is not None:
-        conditions.append(f"updated_at:>='{iso_seconds(window.since)}'")
-    conditions.append(f"updated_at:<'{iso_seconds(window.until)}'")
-    return ORDERS_QUERY % {"filter": " AND ".join(conditions)}
-
-
 def _same_query(a: str | None, b: str) -> bool:
     return a is not None and " ".join(a.split()) == " ".join(b.split())
 
 
 def start_operation(
-    client: ShopifyAdminClient, query: str, window: Window, now: datetime
+    client: ShopifyAdminClient, query: str, window: Window, now: datetime, resource: str = "orders"
 ) -> tuple[BulkOperation, bool]:
     """Run the bulk query; (operation, adopted) where adopted means an identical running export was reused."""
     try:
@@ -208,7 +127,7 @@ def start_operation(
     except ShopifyAuthError as exc:
         if exc.status is not None:
             raise  # 401/403: the token itself is refused
-        raise BulkAccessDeniedError(access_denied_message(client, window.since, now, str(exc))) from None
+        raise BulkAccessDeniedError(access_denied_message(client, window.since, now, str(exc), resource)) from None
     payload = data.get("bulkOperationRunQuery") or {}
     errors = [e for e in payload.get("userErrors") or [] if isinstance(e, dict) and (e.get("message") or e.get("code"))]
     operation = payload.get("bulkOperation")
@@ -224,7 +143,7 @@ def start_operation(
     if "LIMIT_REACHED" in codes:
         raise BulkOperationLimitReachedError(f"Shopify's bulk operation limit is reached: {text}")
     if "ACCESS_DENIED" in codes:
-        raise BulkAccessDeniedError(access_denied_message(client, window.since, now, text))
+        raise BulkAccessDeniedError(access_denied_message(client, window.since, now, text, resource))
     raise BulkOperationRejectedError(f"Shopify rejected the bulk query: {text}")
 
 
@@ -247,17 +166,21 @@ def _options(raw: Any) -> dict[str, int]:
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     event = event or {}
     metrics.add_metric(name="BulkExportAttempts", unit=MetricUnit.Count, value=1)
+    resource = resource_name(event.get("resource"))  # InvalidResourceError: the run fails here
     now = utc_now()
-    window = resolve_window(event, lambda: read_watermark(aws.s3(), SETTINGS.bucket), now, SETTINGS.overlap_seconds)
+    window = resolve_window(
+        event, lambda: read_watermark(aws.s3(), SETTINGS.bucket, resource), now, SETTINGS.overlap_seconds
+    )
     options = _options(event.get("options"))
-    query = orders_query(window)
-    operation, adopted = with_fresh_token(SECRET, lambda: start_operation(CLIENT, query, window, now))
+    query = bulk_query(resource, window.since, window.until)
+    operation, adopted = with_fresh_token(SECRET, lambda: start_operation(CLIENT, query, window, now, resource))
     logger.info(
         "bulk export started",
-        extra={"operation_id": operation.id, "adopted": adopted, "window": window.as_dict()},
+        extra={"resource": resource, "operation_id": operation.id, "adopted": adopted, "window": window.as_dict()},
     )
     metrics.add_metric(name="BulkExportsStarted", unit=MetricUnit.Count, value=1)
     return {
+        "resource": resource,
         "operation_id": operation.id,
         "run_id": operation.run_id,
         "window": window.as_dict(),

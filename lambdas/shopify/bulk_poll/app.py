@@ -1,6 +1,7 @@
 """Read a bulk operation's status for the state machine and say what it should do next.
 
-Input: ``{"operation_id": gid, "since": ISO-8601 | null}``. Output (``$.poll``): the operation's status,
+Input: ``{"operation_id": gid, "since": ISO-8601 | null, "resource": name}`` (``resource`` optional: the
+operation's own query says which resource it exports). Output (``$.poll``): the operation's status,
 errorCode, objectCount, rootObjectCount and fileSize, whether it has a result file (``has_result``),
 plus the decision the state machine's Choice reads:
 
@@ -34,6 +35,8 @@ from common.shopify_bulk import (
     BulkOperation,
     access_denied_message,
     fetch_operation,
+    resource_name,
+    resource_of_query,
     with_fresh_token,
 )
 from common.timeutil import parse_timestamp, utc_now
@@ -94,7 +97,7 @@ def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None
         detail = f"bulk operation {operation.id} failed with ACCESS_DENIED"
         result.update(
             error="BulkAccessDeniedError",
-            message=denied_message(detail) if denied_message else f"Shopify denied the orders export ({detail})",
+            message=denied_message(detail) if denied_message else f"Shopify denied the bulk export ({detail})",
         )
     elif status == "FAILED":
         result.update(
@@ -129,11 +132,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     since_text = event.get("since")
     since: datetime | None = parse_timestamp(since_text) if since_text else None
     operation = with_fresh_token(SECRET, lambda: fetch_operation(CLIENT, operation_id))
-    result = decide(operation, lambda detail: access_denied_message(CLIENT, since, utc_now(), detail))
+    resource = resource_name(event.get("resource") or resource_of_query(operation.query))
+    result = decide(operation, lambda detail: access_denied_message(CLIENT, since, utc_now(), detail, resource))
     logger.info(
         "bulk operation status",
         extra={
             "operation_id": operation.id,
+            "resource": resource,
             "status": operation.status,
             "error_code": operation.error_code,
             "object_count": operation.object_count,

@@ -1,6 +1,7 @@
 """orders/* webhooks from the Shopify event bus: raw lake, orders hot store, converted carts.
 
-Every event is first written verbatim to ``raw/shopify/webhooks/orders/...``. State topics (create,
+Every event is first written verbatim to ``raw/shopify/webhooks/orders/...``; a reduced payload's order,
+fetched from the Admin API, is kept beside it at ``raw/shopify/fetched/orders/...``. State topics (create,
 updated, paid, cancelled, fulfilled, partially_fulfilled) replace the order item (``record = ORDER``)
 when their ``updated_at`` is newer than the stored one, so duplicates, Shopify's retries and late
 deliveries leave the newest state. ``orders/delete`` marks the item deleted (a tombstone that keeps
@@ -10,32 +11,25 @@ order). Only events from the partner event source get here (``se.check_source``)
 or checkout token matches an abandoned-carts item marks that item converted with the order id, so a
 recovered cart is never reported as abandoned.
 
-Stored: ids as strings, ``order_number`` as a string, money as exact decimals with their currency,
-statuses, customer id, tokens, a line-item summary and the cancel/refund state. Contact details
-(e-mail, phone, addresses, names) stay in the raw lake only.
+The item and its write are ``common.shopify_order_item``'s, shared with the bulk reconciliation, so an
+order stores the same item whether a webhook or a bulk export line brought it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from common import shopify_events as se
 from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
-from common.hotstore import Outcome, Replaced, SourceVersion, replace_if_newer, set_if_absent
+from common.hotstore import Outcome, Replaced, SourceVersion, set_if_absent
 from common.lake import Lake
 from common.observability import logger, metrics, tracer
+from common.shopify_order_item import TOMBSTONE, order_attributes, order_key, write_order
 from common.shopify_resources import ResourceFetcher
 from common.timeutil import iso_utc
-
-ORDER_RECORD = "ORDER"
-TOMBSTONE = ("deleted", "deleted_at", "deleted_by_event_id")  # set by orders/delete, kept by state writes
-MAX_LINE_ITEMS = 500  # keeps an item far below DynamoDB's 400 KB; the lake has every line
 
 
 @dataclass(frozen=True)
@@ -59,103 +53,6 @@ class OrderState:
     created_at: datetime | None
 
 
-def _line_items(payload: Mapping[str, Any], currency: str | None) -> tuple[list[dict[str, Any]], int, int]:
-    items = se.sequence(payload.get("line_items"), "line_items")
-    summary: list[dict[str, Any]] = []
-    total_quantity = 0
-    for index, raw in enumerate(items):
-        item = se.mapping(raw, f"line_items[{index}]")
-        quantity = se.integer(item.get("quantity", 0), f"line_items[{index}].quantity")
-        total_quantity += quantity
-        if len(summary) >= MAX_LINE_ITEMS:
-            continue
-        price = se.money(item, "price", currency)
-        summary.append(
-            {
-                "line_item_id": se.optional_id(item.get("id"), "line item id"),
-                "product_id": se.optional_id(item.get("product_id"), "product id"),
-                "variant_id": se.optional_id(item.get("variant_id"), "variant id"),
-                "sku": se.text(item.get("sku"), "sku", limit=255),
-                "title": se.text(item.get("title"), "title", limit=255),
-                "quantity": quantity,
-                "price": price,
-            }
-        )
-    return summary, len(items), total_quantity
-
-
-def _refunds(payload: Mapping[str, Any], currency: str | None) -> tuple[int, dict[str, Any] | None]:
-    refunds = se.sequence(payload.get("refunds"), "refunds")
-    given = se.money(payload, "total_refunded", currency)  # present when the order came from GraphQL
-    if given is not None:
-        return len(refunds), given
-    total = Decimal(0)
-    for index, raw in enumerate(refunds):
-        refund = se.mapping(raw, f"refunds[{index}]")
-        for position, raw_tx in enumerate(se.sequence(refund.get("transactions"), "refund transactions")):
-            tx = se.mapping(raw_tx, f"refunds[{index}].transactions[{position}]")
-            if tx.get("kind") == "refund" and tx.get("status") in (None, "success"):
-                total += se.decimal(tx.get("amount"), "refund amount")
-    return len(refunds), {"amount": total, "currency": currency}
-
-
-def _order_number(payload: Mapping[str, Any]) -> str | None:
-    if payload.get("order_number") not in (None, ""):
-        return str(se.integer(payload["order_number"], "order_number"))
-    name = payload.get("name")
-    match = re.fullmatch(r"#?([0-9]{1,19})", name) if isinstance(name, str) else None
-    return match.group(1) if match else None
-
-
-def order_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The order item's attributes (without the key); every field is checked, none is PII."""
-    currency = se.text(payload.get("currency"), "currency", limit=8)
-    customer = se.optional_mapping(payload.get("customer"), "customer")
-    line_items, line_count, total_quantity = _line_items(payload, currency)
-    refund_count, refunded = _refunds(payload, currency)
-    cancelled_at = se.optional_timestamp(payload.get("cancelled_at"), "cancelled_at")
-    attributes: dict[str, Any] = {
-        "name": se.text(payload.get("name"), "name", limit=64),
-        "order_number": _order_number(payload),
-        "currency": currency,
-        "presentment_currency": se.text(payload.get("presentment_currency"), "presentment_currency", limit=8),
-        "total_price": se.money(payload, "total_price", currency),
-        "subtotal_price": se.money(payload, "subtotal_price", currency),
-        "total_tax": se.money(payload, "total_tax", currency),
-        "total_discounts": se.money(payload, "total_discounts", currency),
-        "current_total_price": se.money(payload, "current_total_price", currency),
-        "financial_status": se.text(payload.get("financial_status"), "financial_status", limit=64),
-        "fulfillment_status": se.text(payload.get("fulfillment_status"), "fulfillment_status", limit=64),
-        "processed_at": _iso(se.optional_timestamp(payload.get("processed_at"), "processed_at")),
-        "closed_at": _iso(se.optional_timestamp(payload.get("closed_at"), "closed_at")),
-        "cancelled": cancelled_at is not None,
-        "cancelled_at": _iso(cancelled_at),
-        "cancel_reason": se.text(payload.get("cancel_reason"), "cancel_reason", limit=64),
-        "refund_count": refund_count,
-        "total_refunded": refunded,
-        "checkout_token": se.optional_token(payload.get("checkout_token"), "checkout_token"),
-        "cart_token": se.optional_token(payload.get("cart_token"), "cart_token"),
-        "line_items": line_items,
-        "line_item_count": line_count,
-        "total_quantity": total_quantity,
-        "test": bool(payload.get("test", False)),
-        "source_name": se.text(payload.get("source_name"), "source_name", limit=64),
-        "tags": se.tags(payload.get("tags")),
-    }
-    # Index keys (GSI by-customer) may not be NULL: they are left out when unknown.
-    customer_id = se.optional_id(customer.get("id"), "customer id") if customer else None
-    if customer_id is not None:
-        attributes["customer_id"] = customer_id
-    created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
-    if created_at is not None:
-        attributes["created_at"] = iso_utc(created_at)
-    return attributes
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return iso_utc(moment) if moment is not None else None
-
-
 def prepare(event: se.ShopifyEvent) -> OrderState:
     payload = event.payload
     order_id = se.shopify_id(payload.get("id"), "order id")
@@ -173,19 +70,18 @@ def prepare(event: se.ShopifyEvent) -> OrderState:
 
 
 def store(event: se.ShopifyEvent, state: OrderState) -> str:
-    key = {"order_id": state.order_id, "record": ORDER_RECORD}
+    key = order_key(state.order_id)
     if state.updated_at is None:
         tombstone = dict(zip(TOMBSTONE, (True, iso_utc(event.triggered_at), event.event_id), strict=True))
         newly = set_if_absent(DYNAMODB, SETTINGS.orders_table, key, tombstone)
         return "tombstoned" if newly else "duplicate"
-    result = replace_if_newer(
+    result = write_order(
         DYNAMODB,
         SETTINGS.orders_table,
-        key,
+        state.order_id,
         state.attributes,
         SourceVersion.of(state.updated_at, event.event_id),
         updated_at=state.updated_at,
-        keep=TOMBSTONE,
     )
     if carts_to_mark(result, state):
         mark_converted(state, state.created_at or state.updated_at)
@@ -238,6 +134,7 @@ PROCESSOR = se.Processor(
         api_version=SETTINGS.shopify_api_version,
         base_url=SETTINGS.shopify_admin_base_url,
     ),
+    keep_fetched=True,  # raw/shopify/fetched/orders/...: the Glue job reads a reduced payload's order there
 )
 
 

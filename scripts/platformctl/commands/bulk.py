@@ -1,9 +1,11 @@
-"""``platformctl bulk``: start and watch the Shopify bulk orders workflow, on AWS or the local cloud.
+"""``platformctl bulk``: start and watch the Shopify bulk workflow, on AWS or the local cloud.
 
-``bulk start [--since T] [--until T] [--wait]`` starts an execution of ``<brand>-shopify-bulk-orders``
-(no window: incremental, since the watermark; a window: a backfill of it) and, with ``--wait``, shows
+``bulk start [--resource orders|customers|products] [--since T] [--until T] [--wait]`` starts an
+execution of ``<brand>-shopify-bulk-orders`` for one resource (default orders; no window: incremental,
+since the resource's watermark; a window: a backfill of it) and, with ``--wait``, shows
 its progress (status, step, objects, bytes, elapsed) until it ends. ``bulk status`` lists the recent
-executions; ``bulk status EXECUTION`` (a name or an ARN) shows one: its window, progress, result or
+executions and their resources; ``bulk status EXECUTION`` (a name or an ARN) shows one: its resource,
+window, progress, result or
 error, and the run's manifest. The state machine is found through the ``shopify/bulk-workflow``
 stack's output ``ShopifyBulkStateMachineArn``.
 """
@@ -25,6 +27,8 @@ from platformctl.errors import UserError
 from platformctl.manifest import load_manifest
 from platformctl.params import brand_of
 
+RESOURCES = ("orders", "customers", "products")  # common.shopify_bulk.RESOURCES (the functions validate too)
+DEFAULT_RESOURCE = "orders"
 STACK = ("shopify", "bulk-workflow")
 OUTPUT = "ShopifyBulkStateMachineArn"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -43,10 +47,15 @@ PHASES = {
 
 
 def register(subparsers: Any) -> None:
-    bulk = subparsers.add_parser("bulk", help="the Shopify bulk orders workflow: start a run, watch it, inspect it")
+    bulk = subparsers.add_parser(
+        "bulk", help="the Shopify bulk workflow (orders, customers, products): start a run, watch it, inspect it"
+    )
     sub = bulk.add_subparsers(dest="bulk_command", required=True)
     start = sub.add_parser("start", help="start a run: incremental (since the watermark) or a backfill window")
     start.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    start.add_argument(
+        "--resource", choices=RESOURCES, default=DEFAULT_RESOURCE, help="what to export (default: orders)"
+    )
     start.add_argument("--since", help="window start, ISO-8601 (e.g. 2025-01-01 or 2025-01-01T00:00:00Z)")
     start.add_argument("--until", help="window end, ISO-8601 (default: now)")
     start.add_argument("--wait", action="store_true", help="show progress until the run ends; exit 1 if it fails")
@@ -81,8 +90,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def execution_input(since: str | None, until: str | None, max_bytes_per_step: int | None) -> dict[str, Any]:
-    document: dict[str, Any] = {}
+def execution_input(
+    since: str | None, until: str | None, max_bytes_per_step: int | None, resource: str = DEFAULT_RESOURCE
+) -> dict[str, Any]:
+    """The execution's input; without ``resource`` the workflow exports orders, so orders add none."""
+    if resource not in RESOURCES:
+        raise UserError(f"--resource {resource!r}: use one of {', '.join(RESOURCES)}")
+    document: dict[str, Any] = {} if resource == DEFAULT_RESOURCE else {"resource": resource}
     start = parse_moment(since, "since") if since else None
     end = parse_moment(until, "until") if until else None
     if end is not None and not since:
@@ -206,7 +220,8 @@ def _report_end(description: dict[str, Any], out: TextIO, bucket: str | None = N
         result = json.loads(description.get("output") or "{}")
         where = f"s3://{bucket or '<lake bucket>'}/{result.get('manifest_key')}"
         print(
-            f"run {result.get('run_id')} succeeded: {result.get('objects')} objects, {_human(result.get('bytes'))} "
+            f"{result.get('resource') or DEFAULT_RESOURCE} run {result.get('run_id')} succeeded: "
+            f"{result.get('objects')} objects, {_human(result.get('bytes'))} "
             f"in {result.get('steps')} download step(s); manifest {where}",
             file=out,
         )
@@ -222,15 +237,16 @@ def _report_end(description: dict[str, Any], out: TextIO, bucket: str | None = N
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    document = execution_input(args.since, args.until, args.max_bytes_per_step)
+    resource = getattr(args, "resource", DEFAULT_RESOURCE)
+    document = execution_input(args.since, args.until, args.max_bytes_per_step, resource)
     target = target_for(args.env)
     arn = state_machine_arn(target)
     sfn = target.client("stepfunctions")
     kind = "backfill" if document.get("since") else "incremental"
-    name = f"{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    name = f"{kind}-{resource}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
     execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(document))
     window = f"{document.get('since', 'the watermark')} .. {document.get('until', 'now')}"
-    print(f"started {name} ({kind}, window {window})", flush=True)
+    print(f"started {name} ({resource} {kind}, window {window})", flush=True)
     print(f"  {execution['executionArn']}", flush=True)
     if not args.wait:
         print(f"  follow it with: platformctl bulk status {name} --env {args.env}")
@@ -245,12 +261,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     sfn = target.client("stepfunctions")
     if not args.execution:
         executions = sfn.list_executions(stateMachineArn=arn, maxResults=max(1, args.limit))["executions"]
-        rows = [("NAME", "STATUS", "STARTED", "DURATION")]
+        rows = [("NAME", "RESOURCE", "STATUS", "STARTED", "DURATION")]
         for item in executions:
             start, stop = item["startDate"], item.get("stopDate")
             duration = _elapsed(((stop or datetime.now(UTC)) - start).total_seconds())
-            rows.append((item["name"], item["status"], start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ"), duration))
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+            started = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            resource = resource_of(sfn.describe_execution(executionArn=item["executionArn"]))
+            rows.append((item["name"], resource, item["status"], started, duration))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if len(rows) == 1:
@@ -266,6 +284,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     window = run.get("window") or json.loads(description.get("input") or "{}")
     stop = description.get("stopDate") or datetime.now(UTC)
     print(f"execution  {description['name']}")
+    print(f"resource   {run.get('resource') or resource_of(description)}")
     print(f"status     {description['status']}")
     print(f"started    {description['startDate'].astimezone(UTC).strftime('%Y-%m-%d %H:%M:%SZ')}")
     print(f"window     {window.get('since') or 'full history'} .. {window.get('until') or 'now'}")
@@ -279,6 +298,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return code
 
 
+def resource_of(description: dict[str, Any]) -> str:
+    """The resource an execution exports, from its input (absent: orders; unreadable: ``?``)."""
+    try:
+        document = json.loads(description.get("input") or "{}")
+    except ValueError:
+        return "?"
+    resource = document.get("resource") if isinstance(document, dict) else None
+    return str(resource or DEFAULT_RESOURCE)
+
+
 def _print_manifest(target: Target, bucket: str, run_id: str) -> None:
     key = f"metadata/shopify/bulk/run={run_id}/manifest.json"
     try:
@@ -287,7 +316,8 @@ def _print_manifest(target: Target, bucket: str, run_id: str) -> None:
         print(f"manifest   none yet (s3://{bucket}/{key})")
         return
     print(
-        f"manifest   s3://{bucket}/{key}: {manifest['objects_written']} objects written, Shopify reported "
+        f"manifest   s3://{bucket}/{key}: {manifest.get('resource', DEFAULT_RESOURCE)}, "
+        f"{manifest['objects_written']} objects written, Shopify reported "
         f"{manifest['object_count_reported']}, partial {str(manifest['partial']).lower()}, "
         f"watermark advanced {str(manifest['watermark_advanced']).lower()}"
     )

@@ -30,6 +30,7 @@ OUTPUT = "OrdersEnrichedJobName"
 # What the job reads (and its previous output, which an incremental run merges into).
 READS = (
     "raw/shopify/webhooks/orders/",
+    "raw/shopify/fetched/orders/",
     "raw/shopify/bulk/order/",
     "raw/shopify/bulk/line_item/",
     "metadata/shopify/bulk/",

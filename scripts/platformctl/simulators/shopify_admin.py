@@ -18,9 +18,13 @@ Served on 127.0.0.1 (an ephemeral port) for the local cloud, the tests, ``make d
     ``BulkOperation``, ``currentAppInstallation { accessScopes }`` and ``shop``.
 
 ``GET /_results/<token>/<file>``
-    A bulk result, generated deterministically (orders with line items, a customer reference,
-    addresses, discounts, refunds, fulfillments and transactions; parents and children interleaved as
-    ``groupObjects: false`` allows), with HTTP ``Range`` support and an expiring URL.
+    A bulk result, generated deterministically, with HTTP ``Range`` support and an expiring URL. The
+    bulk query's top-level connection chooses the resource: ``orders`` (line items, a customer
+    reference, addresses, discounts, refunds, fulfillments and transactions), ``customers`` (one per
+    customer id the orders reference, with order counts, amounts and last orders that agree with the
+    orders) or ``products`` (the catalogue the line items name, variants as ``ProductVariant`` lines
+    with ``__parentId``); parents and children interleaved as ``groupObjects: false`` allows. The
+    ``updated_at`` filter of the query selects the window; every behaviour applies to every resource.
 
 ``/_simulator/...`` (tests and the demo switch behaviours here; ``SimulatorState.configure`` does the same)
     ``POST /_simulator/control`` merges behaviours (JSON); ``POST /_simulator/reset`` restores the
@@ -49,6 +53,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import functools
 import importlib
 import importlib.util
 import json
@@ -98,7 +103,12 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
 # Orders are spaced a minute apart and end at this instant, so every one is in the past.
 SHOP_ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 ORDER_SPACING_SECONDS = 60
-BLOCK_ORDERS = 8  # orders whose lines are shuffled together (groupObjects: false)
+CUSTOMER_SPACING_SECONDS = 180  # a third as many customers as orders, over the same period
+PRODUCT_SPACING_SECONDS = 30 * 86400
+BLOCK_ORDERS = 8  # roots whose lines are shuffled together (groupObjects: false)
+DATA_VERSION = 2  # in the names of cached result files: a change of the generated lines changes it
+CUSTOMER_BASE_ID = 7_000_000_000
+PRODUCT_BASE_ID = 8_100_000_000
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>[0-9]{4}-[0-9]{2}|unstable)/graphql\.json$")
 
 
@@ -389,8 +399,9 @@ class BulkOperationRecord:
     running_polls: int
     object_count_offset: int
     first: int
-    last: int  # order indexes [first, last)
+    last: int  # indexes [first, last) of the resource's objects
     status: str = "CREATED"
+    resource: str = "orders"
     reads: int = 0
     completed_at: datetime | None = None
     result: ResultFile | None = None
@@ -430,8 +441,8 @@ class SimulatorState:
         self.reuse_files = False  # benchmarks keep big result files between runs in their work_dir
         self._own_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="shopify-sim-"))
-        self._files: dict[tuple[int, int, int, int, bool, float], ResultFile] = {}
-        self._file_locks: dict[tuple[int, int, int, int, bool, float], threading.Lock] = {}
+        self._files: dict[tuple[str, int, int, int, int, bool, float], ResultFile] = {}
+        self._file_locks: dict[tuple[str, int, int, int, int, bool, float], threading.Lock] = {}
         self._next_operation = 4_100_000_000
         self._bucket_available = BUCKET_MAXIMUM
         self._bucket_at = time.monotonic()
@@ -490,10 +501,12 @@ class SimulatorState:
 
     # ------------------------------------------------------------------------- operations
 
-    def new_operation(self, query: str) -> BulkOperationRecord:
+    def new_operation(self, query: str, resource: str = "orders") -> BulkOperationRecord:
         with self.lock:
             self._next_operation += 1
-            first, last = window_indexes(query, int(self.behaviour["orders"]))
+            first, last = window_indexes(
+                query, resource_count(resource, int(self.behaviour["orders"])), RESOURCE_TIMES[resource]
+            )
             operation = BulkOperationRecord(
                 id=f"gid://shopify/BulkOperation/{self._next_operation}",
                 query=query,
@@ -503,6 +516,7 @@ class SimulatorState:
                 object_count_offset=int(self.behaviour["object_count_offset"]),
                 first=first,
                 last=last,
+                resource=resource,
             )
             self.operations[operation.id] = operation
         threading.Thread(target=self._prepare, args=(operation,), daemon=True, name="shopify-sim-bulk").start()
@@ -515,25 +529,29 @@ class SimulatorState:
             status = outcome.get("status", "COMPLETED")
             if status == "COMPLETED" or (status == "FAILED" and outcome.get("partial_fraction")):
                 fraction = 1.0 if status == "COMPLETED" else float(outcome["partial_fraction"])
-                operation.result = self.result_file(operation.first, operation.last, fraction)
+                operation.result = self.result_file(operation.first, operation.last, fraction, operation.resource)
         except Exception as exc:  # noqa: BLE001 - reported through the operation, like a failed export
             operation.result_error = f"{type(exc).__name__}: {exc}"
         finally:
             operation.ready.set()
 
-    def result_file(self, first: int, last: int, fraction: float = 1.0) -> ResultFile:
-        """The (cached) JSONL result for orders [first, last), or its first ``fraction`` of blocks."""
+    def result_file(self, first: int, last: int, fraction: float = 1.0, resource: str = "orders") -> ResultFile:
+        """The (cached) JSONL result for the resource's objects [first, last), or its first ``fraction`` of
+        blocks."""
         seed = int(self.behaviour["seed"])
         orders = int(self.behaviour["orders"])
         escape = bool(self.behaviour["escape_slashes"])
-        key = (seed, orders, first, last, escape, round(fraction, 6))
+        key = (resource, seed, orders, first, last, escape, round(fraction, 6))
         with self.lock:
             lock = self._file_locks.setdefault(key, threading.Lock())
         with lock:
             cached = self._files.get(key)
             if cached is not None and cached.path.exists():
                 return cached
-            name = f"result-{seed}-{orders}-{first}-{last}-{int(escape)}-{int(fraction * 1e6)}.jsonl"
+            name = (
+                f"result-v{DATA_VERSION}-{resource}-{seed}-{orders}-{first}-{last}-{int(escape)}"
+                f"-{int(fraction * 1e6)}.jsonl"
+            )
             path = self.work_dir / name
             counts = path.with_suffix(".counts.json")
             if self.reuse_files and path.exists() and counts.exists():
@@ -541,7 +559,14 @@ class SimulatorState:
                 result = ResultFile(path, path.stat().st_size, int(known["objects"]), int(known["roots"]))
             else:
                 result = write_result(
-                    path, seed=seed, orders=orders, first=first, last=last, fraction=fraction, escape=escape
+                    path,
+                    seed=seed,
+                    orders=orders,
+                    first=first,
+                    last=last,
+                    fraction=fraction,
+                    escape=escape,
+                    resource=resource,
                 )
                 counts.write_text(json.dumps({"objects": result.object_count, "roots": result.root_object_count}))
             self._files[key] = result
@@ -650,6 +675,7 @@ class SimulatorState:
                         "id": o.id,
                         "status": o.status,
                         "reads": o.reads,
+                        "resource": o.resource,
                         "first": o.first,
                         "last": o.last,
                         "object_count": o.result.object_count if o.result else None,
@@ -716,8 +742,12 @@ def order_times(index: int, orders: int) -> tuple[datetime, datetime]:
 _FILTER = re.compile(r"updated_at\s*:\s*(?P<op>>=|<=|>|<)\s*(?:'(?P<q1>[^']*)'|\"(?P<q2>[^\"]*)\"|(?P<bare>[^\s)]+))")
 
 
-def window_indexes(query: str, orders: int) -> tuple[int, int]:
-    """Order indexes [first, last) whose updatedAt passes the ``updated_at`` filters in the bulk query."""
+def window_indexes(
+    query: str, orders: int, times: Callable[[int, int], tuple[datetime, datetime]] | None = None
+) -> tuple[int, int]:
+    """Indexes [first, last) of the ``orders`` objects (orders unless ``times`` says otherwise) whose
+    updatedAt passes the ``updated_at`` filters in the bulk query."""
+    times = times or order_times
     bounds: list[tuple[str, datetime]] = []
     for match in _FILTER.finditer(query.replace('\\"', '"')):
         text = match["q1"] or match["q2"] or match["bare"] or ""
@@ -727,10 +757,10 @@ def window_indexes(query: str, orders: int) -> tuple[int, int]:
     upper = [(op, bound) for op, bound in bounds if op in {"<", "<="}]
 
     def above_lower(index: int) -> bool:
-        return all(_passes(order_times(index, orders)[1], op, bound) for op, bound in lower)
+        return all(_passes(times(index, orders)[1], op, bound) for op, bound in lower)
 
     def beyond_upper(index: int) -> bool:
-        return not all(_passes(order_times(index, orders)[1], op, bound) for op, bound in upper)
+        return not all(_passes(times(index, orders)[1], op, bound) for op, bound in upper)
 
     # updatedAt grows with the index, so each bound splits the orders in two: bisect for the split.
     first = bisect.bisect_left(range(orders), True, key=above_lower)
@@ -784,12 +814,13 @@ def order_lines(seed: int, index: int, orders: int) -> list[dict[str, Any]]:
         quantity = 1 + rng.randrange(3)
         amount = float(price) * quantity
         subtotal += amount
-        product = 8_100_000_000 + _PRODUCTS.index((title, sku, price))
+        product = PRODUCT_BASE_ID + _PRODUCTS.index((title, sku, price))
         children.append(
             {
                 "__typename": "LineItem",
                 "id": f"gid://shopify/LineItem/{13_000_000_000_000 + index * 8 + position}",
                 "name": title,
+                "title": title,
                 "sku": f"{sku}-{rng.choice('SML')}",
                 "quantity": quantity,
                 "currentQuantity": quantity,
@@ -892,10 +923,10 @@ def order_lines(seed: int, index: int, orders: int) -> list[dict[str, Any]]:
     customer = (
         None
         if rng.random() < 0.08
-        else {"id": f"gid://shopify/Customer/{7_000_000_000 + rng.randrange(orders // 3 + 1)}"}
+        else {"id": f"gid://shopify/Customer/{CUSTOMER_BASE_ID + rng.randrange(customer_count(orders))}"}
     )
     shipping_address = _address(rng, first, last)
-    order = {
+    order: dict[str, Any] = {
         "__typename": "Order",
         "id": order_gid,
         "name": f"#{1001 + index}",
@@ -922,15 +953,172 @@ def order_lines(seed: int, index: int, orders: int) -> list[dict[str, Any]]:
         "fulfillments": fulfillments,
         "transactions": transactions,
     }
+    # Drawn last, so the fields above stay what they were before these were added.
+    refunded = sum(float(_amount(r["totalRefundedSet"])) for r in refunds)
+    order.update(
+        {
+            "cancelReason": None,
+            "presentmentCurrencyCode": currency,
+            "test": rng.random() < 0.02,
+            "sourceName": rng.choice(("web", "web", "web", "pos", "shopify_draft_order")),
+            "checkoutToken": f"{rng.getrandbits(128):032x}",
+            "cartToken": f"{rng.getrandbits(96):024x}",
+            "currentTotalPriceSet": _money(total - refunded, currency),
+            "totalRefundedSet": _money(refunded, currency),
+        }
+    )
     return [order, *children]
 
 
-def iter_result_lines(seed: int, first: int, last: int, *, orders: int, escape: bool) -> Iterator[tuple[bytes, bool]]:
-    """(line, is_root) of the result for orders [first, last), block by block, children shuffled in."""
+def _amount(money: Any) -> str:
+    return str(money["shopMoney"]["amount"])
+
+
+def customer_count(orders: int) -> int:
+    """Customers of a shop of ``orders`` orders: ids ``CUSTOMER_BASE_ID`` + [0, count); orders name them."""
+    return orders // 3 + 1
+
+
+def customer_times(index: int, customers: int) -> tuple[datetime, datetime]:
+    """(createdAt, updatedAt) of customer ``index``: in the past and growing with the index."""
+    created = SHOP_ANCHOR - timedelta(seconds=(customers - index) * CUSTOMER_SPACING_SECONDS + 86400)
+    return created, created + timedelta(seconds=60 + 7 * (index % 5))  # after its consents (< a minute in)
+
+
+def product_times(index: int, products: int) -> tuple[datetime, datetime]:
+    """(createdAt, updatedAt) of product ``index``: in the past and growing with the index."""
+    created = SHOP_ANCHOR - timedelta(seconds=(products - index) * PRODUCT_SPACING_SECONDS)
+    return created, created + timedelta(hours=index + 1)
+
+
+@dataclass(frozen=True)
+class CustomerOrders:
+    count: int = 0
+    spent: float = 0.0
+    last_order: str | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def customer_orders(seed: int, orders: int) -> dict[int, CustomerOrders]:
+    """Per customer index, what the shop's orders say: how many, the amount spent, the newest order."""
+    found: dict[int, CustomerOrders] = {}
+    for index in range(orders):
+        order = order_lines(seed, index, orders)[0]
+        if order["customer"] is None:
+            continue
+        customer = int(order["customer"]["id"].rsplit("/", 1)[1]) - CUSTOMER_BASE_ID
+        seen = found.get(customer, CustomerOrders())
+        total = float(order["totalPriceSet"]["shopMoney"]["amount"])
+        found[customer] = CustomerOrders(seen.count + 1, seen.spent + total, order["id"])  # index order: newest last
+    return found
+
+
+def customer_lines(seed: int, index: int, orders: int) -> list[dict[str, Any]]:
+    """Customer ``index`` as a bulk object (no contact details: the export does not ask for them)."""
+    rng = random.Random(seed * 2_000_003 + index)  # noqa: S311 - test data, not cryptography
+    created, updated = customer_times(index, customer_count(orders))
+    history = customer_orders(seed, orders).get(index, CustomerOrders())
+    _, _, province, _, country, _ = rng.choice(_PLACES)
+    consented = _iso(created + timedelta(seconds=rng.randint(1, 60)))
+    sms = None
+    if rng.random() < 0.4:
+        sms = {
+            "marketingState": rng.choice(("SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED")),
+            "marketingOptInLevel": "SINGLE_OPT_IN",
+            "consentUpdatedAt": consented,
+            "consentCollectedFrom": "SHOPIFY",
+        }
+    return [
+        {
+            "__typename": "Customer",
+            "id": f"gid://shopify/Customer/{CUSTOMER_BASE_ID + index}",
+            "createdAt": _iso(created),
+            "updatedAt": _iso(updated),
+            "state": "ENABLED" if rng.random() < 0.7 else "DISABLED",
+            "verifiedEmail": rng.random() < 0.9,
+            "taxExempt": rng.random() < 0.05,
+            "tags": rng.sample(["wholesale", "vip", "newsletter", "returning"], rng.randrange(3)),
+            "numberOfOrders": str(history.count),
+            "amountSpent": {"amount": f"{history.spent:.2f}", "currencyCode": "USD"},
+            "lastOrder": {"id": history.last_order} if history.last_order else None,
+            "emailMarketingConsent": {
+                "marketingState": rng.choice(("SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED")),
+                "marketingOptInLevel": rng.choice(("SINGLE_OPT_IN", "CONFIRMED_OPT_IN")),
+                "consentUpdatedAt": consented,
+            },
+            "smsMarketingConsent": sms,
+            "defaultAddress": {"countryCodeV2": country, "provinceCode": province},
+        }
+    ]
+
+
+def product_lines(index: int) -> list[dict[str, Any]]:
+    """Product ``index`` of the catalogue (the products the line items name) and its three variants,
+    whose ids are the ones line items name (``<product id> * 10 + 0..2``)."""
+    title, sku, price = _PRODUCTS[index]
+    product = PRODUCT_BASE_ID + index
+    gid = f"gid://shopify/Product/{product}"
+    created, updated = product_times(index, len(_PRODUCTS))
+    lines: list[dict[str, Any]] = [
+        {
+            "__typename": "Product",
+            "id": gid,
+            "title": title,
+            "handle": re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
+            "vendor": "Local Outfitters",
+            "productType": sku.split("-", 1)[0],
+            "status": "ACTIVE" if index % 5 else "DRAFT",
+            "createdAt": _iso(created),
+            "updatedAt": _iso(updated),
+            "publishedAt": _iso(created) if index % 5 else None,
+            "tags": ["apparel"] if index % 2 else [],
+        }
+    ]
+    for position, size in enumerate("SML"):
+        variant = product * 10 + position
+        lines.append(
+            {
+                "__typename": "ProductVariant",
+                "id": f"gid://shopify/ProductVariant/{variant}",
+                "title": size,
+                "sku": f"{sku}-{size}",
+                "price": price,
+                "inventoryItem": {"id": f"gid://shopify/InventoryItem/{variant + 40_000_000_000}"},
+                "__parentId": gid,
+            }
+        )
+    return lines
+
+
+def resource_count(resource: str, orders: int) -> int:
+    """How many root objects of ``resource`` a shop of ``orders`` orders has."""
+    return {"orders": orders, "customers": customer_count(orders), "products": len(_PRODUCTS)}[resource]
+
+
+def resource_lines(resource: str, seed: int, index: int, orders: int) -> list[dict[str, Any]]:
+    if resource == "customers":
+        return customer_lines(seed, index, orders)
+    if resource == "products":
+        return product_lines(index)
+    return order_lines(seed, index, orders)
+
+
+RESOURCE_TIMES: dict[str, Callable[[int, int], tuple[datetime, datetime]]] = {
+    "orders": order_times,
+    "customers": customer_times,
+    "products": product_times,
+}
+
+
+def iter_result_lines(
+    seed: int, first: int, last: int, *, orders: int, escape: bool, resource: str = "orders"
+) -> Iterator[tuple[bytes, bool]]:
+    """(line, is_root) of the result for the resource's objects [first, last), block by block, children
+    shuffled in."""
     for block_start in range(first, last, BLOCK_ORDERS):
         objects: list[dict[str, Any]] = []
         for index in range(block_start, min(last, block_start + BLOCK_ORDERS)):
-            objects.extend(order_lines(seed, index, orders))
+            objects.extend(resource_lines(resource, seed, index, orders))
         random.Random(seed ^ (block_start * 7919)).shuffle(objects)  # noqa: S311 - test data
         for obj in objects:
             text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -940,17 +1128,25 @@ def iter_result_lines(seed: int, first: int, last: int, *, orders: int, escape: 
 
 
 def write_result(
-    path: Path, *, seed: int, orders: int, first: int, last: int, fraction: float = 1.0, escape: bool = True
+    path: Path,
+    *,
+    seed: int,
+    orders: int,
+    first: int,
+    last: int,
+    fraction: float = 1.0,
+    escape: bool = True,
+    resource: str = "orders",
 ) -> ResultFile:
-    """Write the result JSONL for orders [first, last) of a shop of ``orders`` (a partial result keeps
-    the first blocks)."""
+    """Write the result JSONL for the resource's objects [first, last) of a shop of ``orders`` orders (a
+    partial result keeps the first blocks)."""
     if fraction < 1.0:
         blocks = math.ceil((last - first) / BLOCK_ORDERS)
         last = min(last, first + max(1, int(blocks * fraction)) * BLOCK_ORDERS)
     objects = roots = 0
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb", buffering=1024 * 1024) as out:
-        for line, is_root in iter_result_lines(seed, first, last, orders=orders, escape=escape):
+        for line, is_root in iter_result_lines(seed, first, last, orders=orders, escape=escape, resource=resource):
             out.write(line)
             out.write(b"\n")
             objects += 1
@@ -995,14 +1191,20 @@ def _run_query(state: SimulatorState, variables: dict[str, Any], query: str) -> 
             "bulkOperation": None,
             "userErrors": [{"field": ["query"], "message": f"Invalid bulk query: {exc.message}", "code": "INVALID"}],
         }
-    if "orders" not in bulk_query:
-        return {
-            "bulkOperation": None,
-            "userErrors": [{"field": ["query"], "message": "The simulator exports orders only.", "code": "INVALID"}],
-        }
-    operation = state.new_operation(bulk_query)
+    resource = bulk_resource(bulk_query)
+    if resource is None:
+        message = "The simulator exports orders, customers and products only."
+        return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message, "code": "INVALID"}]}
+    operation = state.new_operation(bulk_query, resource)
     state.counters["operations_created"] += 1
     return {"bulkOperation": state.render_operation(operation), "userErrors": []}
+
+
+def bulk_resource(bulk_query: str) -> str | None:
+    """The resource a bulk query exports (its top-level connection), or None for one not simulated."""
+    fields = parse_operation(bulk_query).fields
+    name = fields[0].name if fields else None
+    return name if name in RESOURCE_TIMES else None
 
 
 def _cancel(state: SimulatorState, variables: dict[str, Any], query: str) -> Any:

@@ -105,6 +105,16 @@ def order_node(rest: Mapping[str, Any]) -> dict[str, Any]:
             for r in rest.get("refunds") or []
             if isinstance(r, Mapping)
         ],
+        "discountCodes": [d["code"] for d in rest.get("discount_codes") or [] if isinstance(d, Mapping)],
+        "fulfillments": [
+            {
+                **(_ref("Fulfillment", f.get("id")) or {}),
+                "status": _upper(f.get("status")),
+                "createdAt": f.get("created_at"),
+            }
+            for f in rest.get("fulfillments") or []
+            if isinstance(f, Mapping)
+        ],
         "lineItems": {
             "nodes": [
                 {

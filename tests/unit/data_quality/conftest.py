@@ -85,6 +85,27 @@ class Lake:
         manifest.update(fields)
         return self.put(f"metadata/shopify/bulk/run={run_id}/manifest.json", json.dumps(manifest))
 
+    def put_reconciliation(
+        self, run_id: str, *, since: str | None = "2026-03-09T00:00:00Z", raw: bytes | None = None, **orders: int
+    ) -> str:
+        """``run=<id>/reconciliation.json`` as the reconcile step writes it (contract item 3); ``orders``
+        are the orders counts (in_window, missing, stale, current, newer_in_store)."""
+        counts = {"exported": 0, "in_window": 0, "missing": 0, "stale": 0, "current": 0, "newer_in_store": 0}
+        counts |= orders
+        counts["exported"] = counts["exported"] or counts["in_window"]
+        counts |= {"written": counts["missing"] + counts["stale"], "skipped_invalid": 0}
+        document = {
+            "schema": 1,
+            "run_id": run_id,
+            "resource": "orders",
+            "since": since,
+            "until": "2026-03-10T00:00:00Z",
+            "finished_at": "2026-03-10T00:20:00Z",
+            "entities": {"orders": counts, "customers": {**counts, "in_window": 0}},
+        }
+        body = raw if raw is not None else json.dumps(document).encode()
+        return self.put(f"metadata/shopify/bulk/run={run_id}/reconciliation.json", body)
+
     def keys(self, prefix: str) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
         return [entry["Key"] for page in pages for entry in page.get("Contents", [])]

@@ -140,13 +140,17 @@ def test_freshness_lists_only_the_window_partitions(lake: Lake, make_runner: Run
     lake.put(f"{SUBSCRIPTIONS}topic=subscription_created/dt=2020-01-01/1-x.json")
     calls = spy_on_listings(lake)
     run(make_runner, lake)
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    now = datetime.now(UTC)
+    yesterday = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    # The volume checks list the same weekday of the previous weeks, once, and their kept history.
+    weekdays = {f"/dt={(now - timedelta(days=7 * week)).strftime('%Y-%m-%d')}/" for week in range(1, 5)}
     for call in calls:
         prefix = call["Prefix"]
         probe = call.get("MaxKeys") == 1
         folders = call.get("Delimiter") == "/"
         partition = f"/dt={today()}/" in prefix or f"/dt={yesterday}/" in prefix
-        assert probe or folders or partition, f"listed {prefix} in full"
+        volume = any(weekday in prefix for weekday in weekdays) or prefix.startswith("metadata/data-quality-volume/")
+        assert probe or folders or partition or volume, f"listed {prefix} in full"
         assert "dt=2020-01-0" not in prefix
 
 

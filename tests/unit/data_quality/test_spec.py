@@ -47,6 +47,12 @@ def _shipped() -> dict[str, Any]:
     return dict(json.loads(SPEC_FILE.read_text(encoding="utf-8")))
 
 
+def _check(spec: dict[str, Any], check_id: str) -> dict[str, Any]:
+    """The spec's entry itself (changing it changes the spec)."""
+    found: dict[str, Any] = next(c for c in spec["checks"] if c["id"] == check_id)
+    return found
+
+
 def test_the_shipped_spec_is_valid() -> None:
     import dq_spec
 
@@ -72,8 +78,11 @@ def test_the_role_allows_every_read_a_run_makes(lake: Lake, make_runner: RunnerF
     lake.put("raw/shopify/webhooks/orders/topic=orders_create/dt=2020-01-01/event-1.json")
     lake.put("quarantine/shopify/dt=2020-01-01/bad-json/x.json")
     lake.put_manifest("100")
+    lake.put_reconciliation("100", in_window=30, current=30)
     lake.put("metadata/shopify/bulk/run=101/checkpoints/step-00001.ckpt", b"x")
     lake.put("metadata/shopify/bulk/watermark.json")
+    runner = make_runner()
+    runner.run({}, "req-0")  # keeps the volume history the run below reads
     listed: list[str] = []
     read: list[str] = []
     list_objects, get_object = lake.s3.list_objects_v2, lake.s3.get_object
@@ -87,7 +96,7 @@ def test_the_role_allows_every_read_a_run_makes(lake: Lake, make_runner: RunnerF
         return get_object(**arguments)
 
     lake.s3.list_objects_v2, lake.s3.get_object = spy_list, spy_get
-    make_runner().run({}, "req-1")
+    runner.run({}, "req-1")
     patterns = _statement("ListTheCheckedPrefixes")["Condition"]["StringLike"]["s3:prefix"]
     for prefix in listed:
         assert any(fnmatch.fnmatchcase(prefix, pattern) for pattern in patterns), f"the role may not list {prefix}"
@@ -98,12 +107,17 @@ def test_the_role_allows_every_read_a_run_makes(lake: Lake, make_runner: RunnerF
     for key in read:
         assert any(fnmatch.fnmatchcase(key, resource) for resource in resources), f"the role may not read {key}"
     assert "metadata/shopify/bulk/run=100/manifest.json" in read
+    assert "metadata/shopify/bulk/run=100/reconciliation.json" in read
+    assert any(key.startswith("metadata/data-quality-volume/volume-shopify-orders/dt=") for key in read)
     assert "metadata/shopify/bulk/run=101/manifest.json" in listed
 
 
-def test_the_role_writes_only_the_results_prefix() -> None:
+def test_the_role_writes_only_the_results_and_the_volume_history() -> None:
     resource = _statement("WriteTheResults")["Resource"]
-    assert resource == {"!Sub": "arn:${AWS::Partition}:s3:::${DataLakeBucketName}/metadata/data-quality/*"}
+    assert resource == [
+        {"!Sub": "arn:${AWS::Partition}:s3:::${DataLakeBucketName}/metadata/data-quality/*"},
+        {"!Sub": "arn:${AWS::Partition}:s3:::${DataLakeBucketName}/metadata/data-quality-volume/*"},
+    ]
     condition = _statement("PutMetricDataAdmitsOnlyANamespaceCondition")["Condition"]
     assert condition == {"StringEquals": {"cloudwatch:namespace": {"!Sub": "${Brand}/DataQuality"}}}
 
@@ -126,14 +140,17 @@ def test_a_bad_spec_names_every_problem() -> None:
     spec["checks"][4]["source"] = "klaviyo"
     spec["checks"][5]["prefix"] = "raw/../secrets/"
     spec["checks"][7]["max_age_hours"] = 500
-    spec["checks"][-1]["runs"] = 0
+    _check(spec, "bulk-manifest-latest")["runs"] = 0
     with pytest.raises(dq_spec.SpecError) as error:
         dq_spec.parse_spec(spec, "s3://lake/artifacts/data-quality/checks.json")
     message = str(error.value)
     assert message.startswith("data-quality spec s3://lake/artifacts/data-quality/checks.json is invalid: ")
     assert "unknown field(s) ['max_age_hour']" in message
     assert "is used twice" in message
-    assert "type must be one of freshness, bulk_freshness, quarantine, bulk_manifest, got 'volume'" in message
+    assert (
+        "type must be one of freshness, bulk_freshness, quarantine, bulk_manifest, webhook_coverage, volume_anomaly, "
+        "got 'volume'" in message
+    )
     assert "source 'klaviyo' is not one of the spec's sources" in message
     assert "prefix must be a lake prefix ending in '/', got 'raw/../secrets/'" in message
     assert "max_age_hours must be between 0.1 and 168, got 500" in message
@@ -161,7 +178,7 @@ def test_a_bulk_check_must_read_the_bulk_manifests() -> None:
     import dq_spec
 
     spec = _shipped()
-    spec["checks"][-1]["prefix"] = "raw/shopify/bulk/"
+    _check(spec, "bulk-manifest-latest")["prefix"] = "raw/shopify/bulk/"
     with pytest.raises(dq_spec.SpecError, match="prefix must be metadata/shopify/bulk/"):
         dq_spec.parse_spec(spec, "x")
 
@@ -208,3 +225,79 @@ def test_bad_settings_name_the_variable(app_classes: Any, overrides: dict[str, s
 def test_an_unknown_disabled_source_is_a_clear_error(lake: Lake, make_runner: RunnerFactory) -> None:
     with pytest.raises(ConfigError, match="DISABLED_SOURCES names unknown source\\(s\\) recarge; the spec's sources"):
         make_runner(DISABLED_SOURCES="recarge").run({}, "req-1")
+
+
+def test_the_new_check_types_validate_their_fields() -> None:
+    import dq_spec
+
+    spec = _shipped()
+    _check(spec, "webhook-coverage-orders").update(min_coverage=1.5, min_sample=0, weeks=4)
+    _check(spec, "volume-shopify-orders").update(weeks=1, lower_band=0, upper_band=200, min_median=-1)
+    _check(spec, "bulk-manifest-customers")["resource"] = "orderz"
+    _check(spec, "volume-recharge-order")["min_coverage"] = 0.5
+    with pytest.raises(dq_spec.SpecError) as error:
+        dq_spec.parse_spec(spec, "x")
+    message = str(error.value)
+    assert "(webhook-coverage-orders): unknown field(s) ['weeks'] for type webhook_coverage" in message
+    assert "min_coverage must be between 0 and 1, got 1.5" in message
+    assert "min_sample must be between 1 and 1e+06, got 0" in message
+    assert "weeks must be between 2 and 8, got 1" in message
+    assert "lower_band must be between 0.01 and 1, got 0" in message
+    assert "upper_band must be between 0.01 and 100, got 200" in message
+    assert "min_median must be between 0 and 1e+06, got -1" in message
+    assert "resource must be one of orders, customers, products, got 'orderz'" in message
+    assert "(volume-recharge-order): unknown field(s) ['min_coverage'] for type volume_anomaly" in message
+    assert len(error.value.problems) == 9
+
+
+def test_the_new_check_types_parse_their_thresholds() -> None:
+    import dq_spec
+
+    spec = _shipped()
+    _check(spec, "webhook-coverage-orders").update(min_coverage=0.9, min_sample=50, runs=3)
+    _check(spec, "volume-shopify-orders").update(weeks=6, lower_band=0.4, upper_band=5, min_median=100)
+    checks = {check.id: check for check in dq_spec.parse_spec(spec, "x").checks}
+    coverage, volume = checks["webhook-coverage-orders"], checks["volume-shopify-orders"]
+    assert (coverage.min_coverage, coverage.min_sample, coverage.runs) == (0.9, 50, 3)
+    assert (volume.weeks, volume.lower_band, volume.upper_band, volume.min_median) == (6, 0.4, 5.0, 100)
+    assert volume.folders_before_dt == 1
+    assert checks["bulk-manifest-customers"].resource == "customers"
+    assert checks["bulk-manifest-latest"].resource == "orders"
+
+
+def test_a_coverage_check_must_read_the_bulk_runs() -> None:
+    import dq_spec
+
+    spec = _shipped()
+    _check(spec, "webhook-coverage-orders")["prefix"] = "raw/shopify/webhooks/orders/"
+    with pytest.raises(dq_spec.SpecError, match="a webhook_coverage check reads the bulk run manifests"):
+        dq_spec.parse_spec(spec, "x")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"WEBHOOK_COVERAGE_MIN": "1.2"}, "WEBHOOK_COVERAGE_MIN=1.2 must be between 0 and 1"),
+        ({"WEBHOOK_COVERAGE_MIN_SAMPLE": "0"}, "WEBHOOK_COVERAGE_MIN_SAMPLE=0 must be between 1 and"),
+        ({"VOLUME_WEEKS": "1"}, "VOLUME_WEEKS=1 must be between 2 and 8"),
+        ({"VOLUME_LOWER_BAND": "0"}, "VOLUME_LOWER_BAND=0.0 must be between 0.01 and 1"),
+        ({"VOLUME_UPPER_BAND": "101"}, "VOLUME_UPPER_BAND=101.0 must be between 0.01 and 100"),
+        ({"VOLUME_MIN_MEDIAN": "-1"}, "VOLUME_MIN_MEDIAN=-1 must be between 0 and"),
+    ],
+)
+def test_bad_new_settings_name_the_variable(app_classes: Any, overrides: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(app_classes.Settings, {**environment(), **overrides})
+
+
+def test_the_stack_passes_every_threshold_to_the_function() -> None:
+    """Each threshold parameter reaches the function, and every environment's file sets it."""
+    template = _template()
+    variables = template["Resources"]["DataQualityFunction"]["Properties"]["Environment"]["Variables"]
+    passed = {value["!Ref"] for value in variables.values() if isinstance(value, dict) and "!Ref" in value}
+    new = {"WebhookCoverageMin", "WebhookCoverageMinSample", "VolumeWeeks", "VolumeLowerBand", "VolumeUpperBand"}
+    new.add("VolumeMinMedian")
+    assert new <= passed <= set(template["Parameters"])
+    for path in sorted((REPO_ROOT / "ci" / "environments").glob("*/data-quality/data-quality.json")):
+        keys = {entry["ParameterKey"] for entry in json.loads(path.read_text(encoding="utf-8"))}
+        assert new <= keys, f"{path} does not set {sorted(new - keys)}"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
 from tests.unit.shopify import support
+
+TOKEN = "shpat_test_token"
 
 
 @pytest.fixture
@@ -26,7 +30,6 @@ def processors(aws: support.CachedSession) -> Callable[[str], ModuleType]:
 @pytest.fixture
 def deliver(processors: Callable[[str], ModuleType]) -> Callable[[str, Any], dict[str, str]]:
     """Invoke a processor's handler as Lambda would (JSON in, JSON out)."""
-    import json
 
     def run(name: str, event: Any) -> dict[str, str]:
         result = processors(name).handler(json.loads(json.dumps(event)), support.Context())
@@ -34,3 +37,19 @@ def deliver(processors: Callable[[str], ModuleType]) -> Callable[[str, Any], dic
         return dict(result)
 
     return run
+
+
+@pytest.fixture
+def simulator(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShopifyAdminSimulator]:
+    """The Admin API simulator answering the processors' lookups, its token in ShopifyAdminApiSecret."""
+    sim = ShopifyAdminSimulator(None)
+    sim.state.access_tokens.add(TOKEN)
+    secret = aws.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name=support.SECRET_NAME, SecretString=json.dumps({"access_token": TOKEN, "shop_domain": support.SHOP})
+    )
+    monkeypatch.setenv("SHOPIFY_ADMIN_API_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("SHOPIFY_ADMIN_BASE_URL", sim.url)
+    try:
+        yield sim
+    finally:
+        sim.stop()

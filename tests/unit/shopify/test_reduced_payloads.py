@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -16,23 +16,6 @@ from common import shopify_resources as resources
 from common.errors import TransientError
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
 from tests.unit.shopify import support
-
-TOKEN = "shpat_test_token"
-
-
-@pytest.fixture
-def simulator(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShopifyAdminSimulator]:
-    sim = ShopifyAdminSimulator(None)
-    sim.state.access_tokens.add(TOKEN)
-    secret = aws.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name=support.SECRET_NAME, SecretString=json.dumps({"access_token": TOKEN, "shop_domain": support.SHOP})
-    )
-    monkeypatch.setenv("SHOPIFY_ADMIN_API_SECRET_ARN", secret["ARN"])
-    monkeypatch.setenv("SHOPIFY_ADMIN_BASE_URL", sim.url)
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 def _rest(name: str) -> dict[str, Any]:
@@ -99,8 +82,8 @@ def test_a_reduced_payload_is_fetched_and_stored_like_the_full_one(
     assert deliver(kind, reduced)["outcome"] in {"written", "snapshot"}
     assert simulator.state.counters[f"lookup:{resource_type}"] == 1
     # the lake keeps the event as it came (reduced); the store holds the full resource
-    [raw_key] = support.lake_objects(aws, "raw/")
-    assert json.loads(support.lake_objects(aws, "raw/")[raw_key]) == reduced
+    [raw_key] = support.lake_objects(aws, "raw/shopify/webhooks/")
+    assert json.loads(support.lake_objects(aws, "raw/shopify/webhooks/")[raw_key]) == reduced
     if kind == "order":
         [item] = support.table_items(aws, "orders")
         assert (item["order_id"], item["order_number"], item["customer_id"]) == ("450789469", "1001", "207119551")

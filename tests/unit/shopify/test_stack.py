@@ -179,6 +179,8 @@ def test_roles_are_least_privilege(template: dict[str, Any], rule: str) -> None:
     expected = sorted([f"raw/shopify/webhooks/{f}/" for f in folders] + ["quarantine/shopify/"])
     if function == "ProductProcessor":
         expected = sorted([*expected, "processed/shopify/product_snapshots/"])
+    if function == "OrderProcessor":  # keep_fetched: a reduced payload's order beside its raw event
+        expected = sorted([*expected, "raw/shopify/fetched/orders/"])
     assert prefixes == expected
     dynamo = [s for s in statements if "dynamodb" in _text(s["Action"])]
     actions = {a for s in dynamo for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}

@@ -39,6 +39,29 @@ def test_execution_input(since: str | None, until: str | None, steps: int | None
     assert bulk.execution_input(since, until, steps) == expected
 
 
+def test_the_resource_is_chosen_with_orders_by_default() -> None:
+    assert build_parser().parse_args(["bulk", "start"]).resource == "orders"
+    assert build_parser().parse_args(["bulk", "start", "--resource", "products"]).resource == "products"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bulk", "start", "--resource", "inventory"])
+    # Absent means orders to the workflow: an orders run's input stays what it always was.
+    assert bulk.execution_input(None, None, None, "orders") == {}
+    assert bulk.execution_input("2025-01-01", None, None, "customers") == {
+        "resource": "customers",
+        "since": "2025-01-01T00:00:00Z",
+    }
+    with pytest.raises(UserError, match="orders, customers, products"):
+        bulk.execution_input(None, None, None, "inventory")
+
+
+@pytest.mark.parametrize(
+    ("document", "resource"),
+    [("{}", "orders"), ('{"resource": "customers"}', "customers"), ("not json", "?"), ("[]", "orders")],
+)
+def test_the_resource_of_an_execution(document: str, resource: str) -> None:
+    assert bulk.resource_of({"input": document}) == resource
+
+
 @pytest.mark.parametrize(
     ("since", "until", "steps", "message"),
     [

@@ -343,3 +343,22 @@ def test_state_snapshot(sim: ShopifyAdminSimulator) -> None:
     assert snapshot["counters"]["operations_created"] == 1
     requests.post(f"{sim.url}/_simulator/reset", json={"operations": True}, timeout=10).raise_for_status()
     assert requests.get(f"{sim.url}/_simulator/state", timeout=10).json()["operations"] == []
+
+
+def test_a_bulk_query_of_a_resource_it_does_not_simulate_is_invalid(sim: ShopifyAdminSimulator) -> None:
+    payload = gql(sim, RUN % "{ collections { edges { node { id } } } }")["data"]["bulkOperationRunQuery"]
+    assert payload["bulkOperation"] is None
+    assert payload["userErrors"][0]["code"] == "INVALID"
+    assert "orders, customers and products" in payload["userErrors"][0]["message"]
+
+
+@pytest.mark.parametrize(("resource", "roots"), [("customers", 60 // 3 + 1), ("products", 7)])
+def test_customers_and_products_are_served_with_their_window(
+    sim: ShopifyAdminSimulator, resource: str, roots: int
+) -> None:
+    query = resource + "(query: \"updated_at:<'2030-01-01T00:00:00Z'\") { edges { node { __typename id } } }"
+    operation = sim.state.operations[start(sim, "{ " + query + " }")]
+    assert (operation.resource, operation.first, operation.last) == (resource, 0, roots)
+    sim.state.reset(operations=True)
+    empty = sim.state.operations[start(sim, "{ " + query.replace("<'2030", ">='2030") + " }")]
+    assert (empty.first, empty.last) == (0, 0), "nothing was updated after 2030"

@@ -127,11 +127,11 @@ def test_the_download_reads_the_url_itself_with_the_token_and_an_allow_list(temp
 def test_every_task_retries_transient_errors_and_catches_to_a_failure_state(definition: dict[str, Any]) -> None:
     states = definition["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert set(tasks) == {"Export", "Poll", "Download", "RefreshUrl"}
+    assert set(tasks) == {"Export", "Poll", "Download", "RefreshUrl", "Reconcile"}
     for name, state in tasks.items():
         assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}], name
         retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
-        assert "ShopifyThrottledError" in retried or name == "Download", name
+        assert "ShopifyThrottledError" in retried or name in {"Download", "Reconcile"}, name  # no Shopify call
         assert "Lambda.ServiceException" in retried, name
     assert states["Failed"]["CausePath"] == "$.error.Cause"
     assert definition["TimeoutSeconds"] >= 1
@@ -203,27 +203,57 @@ def test_outputs_the_local_cloud_publishes(template: dict[str, Any]) -> None:
     assert template["Resources"]["Schedule"]["Condition"] == "HasSchedule"
 
 
-def test_the_schedule_exists_only_when_an_expression_is_given(template: dict[str, Any]) -> None:
-    parameter = template["Parameters"]["BulkWorkflowScheduleExpression"]
-    assert parameter["Default"] == ""
-    assert re.fullmatch(parameter["AllowedPattern"], "")
-    assert template["Conditions"]["HasSchedule"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "BulkWorkflowScheduleExpression"}, ""]}]
-    }
+SCHEDULES = {  # schedule -> (parameter, condition, input)
+    "Schedule": ("BulkWorkflowScheduleExpression", "HasSchedule", {}),
+    "CustomersSchedule": ("BulkCustomersScheduleExpression", "HasCustomersSchedule", {"resource": "customers"}),
+    "ProductsSchedule": ("BulkProductsScheduleExpression", "HasProductsSchedule", {"resource": "products"}),
+}
+
+
+def test_each_resource_has_its_own_optional_schedule(template: dict[str, Any]) -> None:
+    """Orders keep their parameter (an existing deployment's schedule stays); customers and products have
+    their own, empty by default (no schedule)."""
     resources = template["Resources"]
-    scheduled = {name for name, r in resources.items() if r.get("Condition") == "HasSchedule"}
-    assert {name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"} == {"Schedule"}
-    assert {"Schedule", "ScheduleRole"} <= scheduled
-    schedule = resources["Schedule"]["Properties"]
-    assert schedule["ScheduleExpression"] == {"Ref": "BulkWorkflowScheduleExpression"}
-    assert schedule["Target"]["Arn"] == {"Ref": "StateMachine"}
-    assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["ScheduleRole", "Arn"]}
-    assert json.loads(schedule["Target"]["Input"]) == {}, "a scheduled run is incremental (since the watermark)"
+    assert {name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"} == set(SCHEDULES)
+    for name, (parameter, condition, document) in SCHEDULES.items():
+        assert template["Parameters"][parameter]["Default"] == ""
+        assert re.fullmatch(template["Parameters"][parameter]["AllowedPattern"], "")
+        assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+        assert resources[name]["Condition"] == condition
+        schedule = resources[name]["Properties"]
+        assert schedule["ScheduleExpression"] == {"Ref": parameter}
+        assert schedule["Target"]["Arn"] == {"Ref": "StateMachine"}
+        assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["ScheduleRole", "Arn"]}
+        # Incremental (since the resource's watermark); orders keep the input {} they always had.
+        assert json.loads(schedule["Target"]["Input"]) == document, name
+    assert template["Conditions"]["HasAnySchedule"] == {
+        "Fn::Or": [{"Condition": condition} for _, condition, _ in SCHEDULES.values()]
+    }
+    assert resources["ScheduleRole"]["Condition"] == "HasAnySchedule"
+    assert resources["WorkflowStaleAlarm"]["Condition"] == "HasAnySchedule"
     statements = resources["ScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert [(s["Action"], s["Resource"]) for s in statements] == [("states:StartExecution", {"Ref": "StateMachine"})]
+    conditions = {condition for _, condition, _ in SCHEDULES.values()}
     for name, output in template["Outputs"].items():
         if "Schedule" in json.dumps(output.get("Value")):
-            assert output.get("Condition") == "HasSchedule", name
+            assert output.get("Condition") in conditions, name
+
+
+def test_the_environments_stagger_the_schedules() -> None:
+    """Shopify runs one bulk query per app at a time: the scheduled runs of AWS environments start apart."""
+    stack = load_manifest().select("shopify", "bulk-workflow")[0]
+    for environment in ("staging", "prod"):
+        values = check_parameters(stack, environment).values
+        expressions = [values[parameter] for parameter, _, _ in SCHEDULES.values()]
+        assert all(expressions), environment
+        assert len(set(expressions)) == len(expressions), environment
+
+
+def test_an_unknown_resource_is_refused_by_the_export_not_retried(definition: dict[str, Any]) -> None:
+    """The export validates $.resource before anything reaches Shopify; its error is not retried."""
+    retried = {e for r in definition["States"]["Export"]["Retry"] for e in r["ErrorEquals"]}
+    assert common.shopify_bulk.InvalidResourceError.__name__ not in retried
+    assert definition["States"]["Summarize"]["Parameters"]["resource.$"] == "$.run.resource"
 
 
 def test_without_a_schedule_the_stack_still_lints_clean() -> None:
@@ -232,15 +262,17 @@ def test_without_a_schedule_the_stack_still_lints_clean() -> None:
     assert (code, output) == (0, "")
 
 
-def test_the_api_version_defaults_to_a_stable_version_from_2026_01(template: dict[str, Any]) -> None:
+def test_the_api_version_defaults_to_a_stable_version_from_2026_07(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["ShopifyApiVersion"]
     default = parameter["Default"]
     assert re.fullmatch(r"20[0-9]{2}-(01|04|07|10)", default), "a quarterly stable version, not unstable"
-    assert default >= "2026-01", "groupObjects defaults to false from 2026-01; older versions are not supported"
+    assert default >= "2026-07", "the orders query's checkoutToken and cartToken exist from 2026-07"
     pattern = parameter["AllowedPattern"]
     assert re.fullmatch(pattern, default)
-    for refused in ("2025-10", "unstable", "2026-02", ""):
+    for refused in ("2025-10", "unstable", "2026-02", "2026-01", "2026-04", ""):
         assert not re.fullmatch(pattern, refused), refused
+    for accepted in ("2026-07", "2026-10", "2027-01", "2030-04"):
+        assert re.fullmatch(pattern, accepted), accepted
 
 
 def test_the_state_machine_is_standard_logged_traced_and_bounded(

@@ -1,0 +1,180 @@
+"""The bulk export's GraphQL queries, one per resource, and the window filter they take.
+
+Each query asks for every field the webhook processors store and the Glue job reads, under the same
+names as the single-resource lookups of ``common.shopify_resources`` (so a bulk line and a looked-up
+resource have one shape), except that ids are gids only (``common.shopify_events.shopify_id`` reads
+them; ``legacyResourceId`` would only repeat them). Every node asks for ``__typename`` first, so the
+download routes a line by its first bytes. Lists stay inside their parent's line; connections
+(``lineItems``, ``discountApplications``, ``variants``) become lines of their own with ``__parentId``.
+
+Admin API versions: ``checkoutToken``/``cartToken`` on ``Order`` exist from 2026-07 (the template
+accepts no older version); every other field exists from 2026-01.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from common.shopify_bulk import iso_seconds
+
+MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
+ADDRESS = "{ firstName lastName address1 address2 city province provinceCode country countryCodeV2 zip phone }"
+
+# orders_enriched and the orders hot store (order_processor): the money sets, statuses, test and
+# sourceName, cart/checkout tokens, the customer reference and the line items.
+ORDERS_QUERY: Final = f"""{{
+  orders(query: "%(filter)s") {{
+    edges {{
+      node {{
+        __typename
+        id
+        name
+        email
+        createdAt
+        updatedAt
+        processedAt
+        cancelledAt
+        cancelReason
+        closedAt
+        currencyCode
+        presentmentCurrencyCode
+        displayFinancialStatus
+        displayFulfillmentStatus
+        test
+        sourceName
+        checkoutToken
+        cartToken
+        subtotalPriceSet {MONEY}
+        totalDiscountsSet {MONEY}
+        totalShippingPriceSet {MONEY}
+        totalTaxSet {MONEY}
+        totalPriceSet {MONEY}
+        currentTotalPriceSet {MONEY}
+        totalRefundedSet {MONEY}
+        discountCodes
+        tags
+        customer {{ id }}
+        shippingAddress {ADDRESS}
+        billingAddress {ADDRESS}
+        refunds {{ id createdAt note totalRefundedSet {MONEY} }}
+        fulfillments {{ id status createdAt updatedAt trackingInfo {{ company number url }} }}
+        transactions {{ id kind status gateway amountSet {MONEY} processedAt parentTransaction {{ id }} }}
+        lineItems {{
+          edges {{
+            node {{
+              __typename
+              id
+              name
+              title
+              sku
+              quantity
+              currentQuantity
+              variant {{ id }}
+              product {{ id }}
+              originalUnitPriceSet {MONEY}
+              discountedTotalSet {MONEY}
+              taxable
+              requiresShipping
+            }}
+          }}
+        }}
+        discountApplications {{
+          edges {{
+            node {{
+              __typename
+              allocationMethod
+              targetSelection
+              targetType
+              value {{
+                __typename
+                ... on MoneyV2 {{ amount currencyCode }}
+                ... on PricingPercentageValue {{ percentage }}
+              }}
+              ... on DiscountCodeApplication {{ code }}
+              ... on AutomaticDiscountApplication {{ title }}
+              ... on ManualDiscountApplication {{ title }}
+              ... on ScriptDiscountApplication {{ title }}
+            }}
+          }}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+# The customers hot store (customer_processor): the profile and both marketing consents. No names,
+# e-mail addresses, phone numbers or street addresses: the processors never store them.
+CUSTOMERS_QUERY: Final = """{
+  customers(query: "%(filter)s") {
+    edges {
+      node {
+        __typename
+        id
+        createdAt
+        updatedAt
+        state
+        verifiedEmail
+        taxExempt
+        tags
+        numberOfOrders
+        amountSpent { amount currencyCode }
+        lastOrder { id }
+        emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+        smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom }
+        defaultAddress { countryCodeV2 provinceCode }
+      }
+    }
+  }
+}"""
+
+# The product snapshots (product_processor); variants are a connection: lines with __parentId.
+PRODUCTS_QUERY: Final = """{
+  products(query: "%(filter)s") {
+    edges {
+      node {
+        __typename
+        id
+        title
+        handle
+        vendor
+        productType
+        status
+        createdAt
+        updatedAt
+        publishedAt
+        tags
+        variants {
+          edges {
+            node {
+              __typename
+              id
+              title
+              sku
+              price
+              inventoryItem { id }
+            }
+          }
+        }
+      }
+    }
+  }
+}"""
+
+QUERIES: Final = {"orders": ORDERS_QUERY, "customers": CUSTOMERS_QUERY, "products": PRODUCTS_QUERY}
+# The __typename of each resource's root lines (children carry __parentId).
+ROOT_TYPES: Final = {"orders": "Order", "customers": "Customer", "products": "Product"}
+
+
+def window_filter(since: datetime | None, until: datetime) -> str:
+    """Shopify search syntax for ``updated_at`` in ``[since, until)``."""
+    conditions = []
+    if since is not None:
+        conditions.append(f"updated_at:>='{iso_seconds(since)}'")
+    conditions.append(f"updated_at:<'{iso_seconds(until)}'")
+    return " AND ".join(conditions)
+
+
+def bulk_query(resource: str, since: datetime | None, until: datetime) -> str:
+    """The bulk query of ``resource`` (a name ``common.shopify_bulk.resource_name`` accepted) for the window."""
+    return QUERIES[resource] % {"filter": window_filter(since, until)}
