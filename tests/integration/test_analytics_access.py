@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 pytestmark = pytest.mark.integration
 
 STACK = "analytics/athena-access"
-PROCESSED = "processed/shopify/orders_enriched/dt=2026-12-05/analytics-probe.parquet"
+# "_" first: Spark and Athena skip such files, so the probe never reaches a Glue run of the same session.
+PROCESSED = "processed/shopify/orders_enriched/dt=2026-12-05/_analytics-probe.parquet"
 PERSONAL = (
     "raw/shopify/webhooks/orders/topic=orders_create/dt=2026-12-05/analytics-probe.json",
     "quarantine/shopify/dt=2026-12-05/foreign-source/analytics-probe.json",
@@ -74,15 +75,21 @@ def test_the_analyst_reads_the_processed_zone_and_nothing_personal(local_cloud: 
     admin = local_cloud.target.client("s3")
     for key in (PROCESSED, *PERSONAL):
         admin.put_object(Bucket=bucket, Key=key, Body=b"probe")
-    s3 = analyst["s3"]
-    assert s3.get_object(Bucket=bucket, Key=PROCESSED)["Body"].read() == b"probe"
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix="processed/shopify/orders_enriched/")
-    assert PROCESSED in {o["Key"] for o in listed.get("Contents", [])}
-    for key in PERSONAL:
-        assert _denied(s3.get_object, Bucket=bucket, Key=key) == "AccessDenied", key
-    for prefix in ("raw/", "quarantine/"):
-        assert _denied(s3.list_objects_v2, Bucket=bucket, Prefix=prefix) == "AccessDenied", prefix
-    assert _denied(s3.put_object, Bucket=bucket, Key=PROCESSED, Body=b"x") == "AccessDenied"
+    try:
+        s3 = analyst["s3"]
+        assert s3.get_object(Bucket=bucket, Key=PROCESSED)["Body"].read() == b"probe"
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="processed/shopify/orders_enriched/")
+        assert PROCESSED in {o["Key"] for o in listed.get("Contents", [])}
+        for key in PERSONAL:
+            assert _denied(s3.get_object, Bucket=bucket, Key=key) == "AccessDenied", key
+        for prefix in ("raw/", "quarantine/"):
+            assert _denied(s3.list_objects_v2, Bucket=bucket, Prefix=prefix) == "AccessDenied", prefix
+        assert _denied(s3.put_object, Bucket=bucket, Key=PROCESSED, Body=b"x") == "AccessDenied"
+    finally:  # every version: later tests of this process share the lake
+        for key in (PROCESSED, *PERSONAL):
+            for version in admin.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []):
+                if version["Key"] == key:
+                    admin.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
 
 
 def test_the_analyst_reads_no_hot_store(local_cloud: Any, analyst: dict[str, Any]) -> None:
