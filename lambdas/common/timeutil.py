@@ -8,7 +8,7 @@ never guessed at: the caller states which zone it is in (``naive_as``), or parsi
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 _ISO = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
@@ -34,20 +34,16 @@ def parse_timestamp(value: object, *, naive_as: tzinfo | None = None) -> datetim
     time_part = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
     frac = (match["frac"] or "")[:6].ljust(6, "0")
     tz = match["tz"]
+    offset = "" if tz is None else "+00:00" if tz in ("Z", "z") else tz
     try:
-        parsed = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}")
+        parsed = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}{offset}")
     except ValueError as exc:
         raise TimestampError(f"not a valid date/time: {value[:40]!r}") from exc
-    if tz is None:
+    if parsed.tzinfo is None:
         if naive_as is None:
             raise TimestampError(f"timestamp has no UTC offset and no zone was given: {value[:40]!r}")
-        return parsed.replace(tzinfo=naive_as).astimezone(UTC)
-    if tz in ("Z", "z"):
-        return parsed.replace(tzinfo=UTC)
-    sign = 1 if tz[0] == "+" else -1
-    digits = tz[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return (parsed - sign * offset).replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=naive_as)
+    return parsed.astimezone(UTC)
 
 
 def to_epoch_micros(moment: datetime) -> int:

@@ -45,6 +45,7 @@ from platformctl.localcloud.alarm_math import (
     statistic,
 )
 from platformctl.localcloud.metrics import DEFAULT_ACCOUNT
+from platformctl.localcloud.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -188,28 +189,22 @@ class AlarmEvaluator:
         self._seen: dict[MetricKey, int] = {}  # key -> datapoints ingested so far (a change means new data)
         self._offset = 0
         self._data_ref: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Periodic("alarm-evaluator", self.tick, self._tick)
         self.lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="alarm-evaluator")
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._worker.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.evaluate_once()
-            except Exception:  # one bad tick must not end the evaluation
-                logger.exception("alarm evaluation failed")
+    def _tick(self) -> None:
+        try:
+            self.evaluate_once()
+        except Exception:  # one bad tick must not end the evaluation
+            logger.exception("alarm evaluation failed")
 
     def _backend(self) -> Any:
         from moto.cloudwatch.models import cloudwatch_backends
@@ -225,7 +220,7 @@ class AlarmEvaluator:
             self._ingest(backend)
             now = float(self.clock())
             for name, plan in list(self._plans.items()):
-                if self._stop.is_set():
+                if self._worker.stopping:
                     return
                 try:
                     self._evaluate(name, plan, now)

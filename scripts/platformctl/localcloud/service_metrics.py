@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from platformctl.localcloud import emf
 from platformctl.localcloud.metrics import MetricSink
+from platformctl.localcloud.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -87,30 +87,15 @@ class Sampler:
     def __init__(self, sink: MetricSink, runtime: Any, interval: float | None = None) -> None:
         self.sink, self.runtime = sink, runtime
         self.interval = interval or float(os.environ.get(SAMPLE_SECONDS_VARIABLE, "1"))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Periodic("metrics-sampler", self.interval, self.sample)
         self._last: dict[tuple[str, str], tuple[float, float]] = {}  # (queue, metric) -> (value, written at)
         self._executions: dict[str, str] = {}  # execution ARN -> status already counted
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="metrics-sampler")
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        # A fixed rate, not a fixed pause: a slow sample must not leave a local alarm period without data.
-        due = time.monotonic()
-        while True:
-            due += self.interval
-            if self._stop.wait(max(0.0, due - time.monotonic())):
-                return
-            self.sample()
-            due = max(due, time.monotonic() - self.interval)
+        self._worker.stop()
 
     def sample(self) -> None:
         for step in (self._queues, self._executions_of_state_machines, self._running_functions):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -279,5 +280,6 @@ def test_datapoints_written_before_the_alarm_count_and_actions_can_be_disabled(a
 def test_the_evaluator_stops(aws: dict[str, Any]) -> None:
     evaluator = aws["evaluator"]
     evaluator.start()
+    assert any(t.name == "alarm-evaluator" for t in threading.enumerate())
     evaluator.stop()
-    assert evaluator._thread is None  # the stop joined it
+    assert not any(t.name == "alarm-evaluator" for t in threading.enumerate())  # the stop joined it
