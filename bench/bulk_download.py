@@ -31,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -237,17 +240,29 @@ def export(simulator: Any, client: Any, orders: int) -> dict[str, Any]:
         time.sleep(0.5)
 
 
-def main() -> int:
+@dataclass
+class BenchShop:
+    """The simulated shop and the emulated AWS a bulk benchmark runs against (moto server on 127.0.0.1)."""
+
+    endpoint: str
+    moto: Any  # a boto3 session whose clients need endpoint_url=endpoint
+    simulator: Any
+    client: Any  # the Admin API client of the simulated shop
+    function_env: dict[str, str]  # the bulk functions' environment beyond the lake's
+
+
+@contextmanager
+def bench_shop(data_dir: Path, before_secret: Callable[[Any, str], None] | None = None) -> Iterator[BenchShop]:
+    """Start moto (with the lake bucket and the Shopify Admin secret) and the simulated shop; stop both after."""
     import logging
 
     import boto3
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from common.shopify_admin import ShopifyAdminClient, admin_api_url
-    from platformctl.simulators.shopify_admin import ShopifyAdminSimulator, SimulatorState, orders_for_bytes
+    from platformctl.simulators.shopify_admin import ShopifyAdminSimulator, SimulatorState
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    data_dir = Path(os.environ.get("BENCH_DATA_DIR") or Path(tempfile.gettempdir()) / "shopify-bulk-bench")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -255,66 +270,91 @@ def main() -> int:
     endpoint = f"http://127.0.0.1:{port}"
     moto = boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
     moto.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    if before_secret is not None:
+        before_secret(moto, endpoint)
     secrets = moto.client("secretsmanager", endpoint_url=endpoint)
     secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"access_token": TOKEN}))["ARN"]
     state = SimulatorState(work_dir=data_dir)
     state.reuse_files = True
     state.access_tokens = {TOKEN}  # the simulator accepts only the secret's token
     simulator = ShopifyAdminSimulator(state=state)
-    client = ShopifyAdminClient(url=admin_api_url(SHOP_DOMAIN, API_VERSION, simulator.url), access_token=lambda: TOKEN)
-    # The download function's environment (infrastructure/shopify/shopify-bulk-workflow.yaml) beyond the lake's.
-    function_env = {
-        "SHOP_DOMAIN": SHOP_DOMAIN,
-        "SHOPIFY_API_VERSION": API_VERSION,
-        "SHOPIFY_ADMIN_BASE_URL": simulator.url,
-        "SHOPIFY_ADMIN_SECRET_ARN": secret_arn,
-        "BULK_RESULT_HOSTS": simulator.url,  # the simulator serves results on its own http://127.0.0.1 origin
-    }
-    print(
-        f"bulk download benchmark: gzip level {LEVEL}, {os.cpu_count()} CPU(s), moto S3 on {endpoint}, "
-        f"result files in {data_dir}",
-        flush=True,
-    )
-    rows: dict[int, dict[str, Any]] = {}
     try:
+        yield BenchShop(
+            endpoint=endpoint,
+            moto=moto,
+            simulator=simulator,
+            client=ShopifyAdminClient(
+                url=admin_api_url(SHOP_DOMAIN, API_VERSION, simulator.url), access_token=lambda: TOKEN
+            ),
+            # The download function's environment (infrastructure/shopify/shopify-bulk-workflow.yaml).
+            function_env={
+                "SHOP_DOMAIN": SHOP_DOMAIN,
+                "SHOPIFY_API_VERSION": API_VERSION,
+                "SHOPIFY_ADMIN_BASE_URL": simulator.url,
+                "SHOPIFY_ADMIN_SECRET_ARN": secret_arn,
+                "BULK_RESULT_HOSTS": simulator.url,  # the simulator serves results on its own 127.0.0.1 origin
+            },
+        )
+    finally:
+        simulator.stop()
+        server.stop()
+
+
+def run_document(operation: Any) -> dict[str, Any]:
+    """The download step's input for a COMPLETED operation, as the state machine hands it over."""
+    return {
+        "run": {
+            "operation_id": operation.id,
+            "run_id": f"{operation.run_id}",
+            "window": {"until": "2025-06-03T00:00:00Z"},
+        },
+        "poll": {
+            "status": "COMPLETED",
+            "has_result": True,
+            "partial": False,
+            "object_count": operation.object_count,
+            "root_object_count": operation.root_object_count,
+            "file_size": operation.file_size,
+        },
+        "previous": {},
+    }
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("BENCH_DATA_DIR") or Path(tempfile.gettempdir()) / "shopify-bulk-bench")
+
+
+def main() -> int:
+    from platformctl.simulators.shopify_admin import orders_for_bytes
+
+    rows: dict[int, dict[str, Any]] = {}
+    with bench_shop(data_dir()) as shop:
+        endpoint = shop.endpoint
+        print(
+            f"bulk download benchmark: gzip level {LEVEL}, {os.cpu_count()} CPU(s), moto S3 on {endpoint}, "
+            f"result files in {data_dir()}",
+            flush=True,
+        )
         for size_mb in SIZES_MB:
             started = time.monotonic()
             orders = orders_for_bytes(size_mb * 1_000_000)
-            operation = export(simulator, client, orders)["operation"]
+            operation = export(shop.simulator, shop.client, orders)["operation"]
             print(
                 f"  {size_mb} MB: {orders} orders, {operation.object_count} objects, {operation.file_size} bytes "
                 f"(export ready in {time.monotonic() - started:.0f}s)",
                 flush=True,
             )
-            document = {
-                "run": {
-                    "operation_id": operation.id,
-                    "run_id": f"{operation.run_id}",
-                    "window": {"until": "2025-06-03T00:00:00Z"},
-                },
-                "poll": {
-                    "status": "COMPLETED",
-                    "has_result": True,
-                    "partial": False,
-                    "object_count": operation.object_count,
-                    "root_object_count": operation.root_object_count,
-                    "file_size": operation.file_size,
-                },
-                "previous": {},
-            }
+            document = run_document(operation)
             figures: dict[str, list[dict[str, Any]]] = {"floor": [], "stream": [], "naive": []}
             for _ in range(RUNS):  # interleaved, so drift on a noisy machine hits all three alike
                 figures["floor"].append(measure("floor", str(operation.url), endpoint))
-                figures["stream"].append(measure("stream", str(operation.url), endpoint, document, function_env))
+                figures["stream"].append(measure("stream", str(operation.url), endpoint, document, shop.function_env))
                 if size_mb <= NAIVE_MAX_MB:
                     figures["naive"].append(measure("naive", str(operation.url), endpoint))
             rows[size_mb] = {name: _best(runs) for name, runs in figures.items() if runs}
             _print_size(size_mb, rows[size_mb])
             if os.environ.get("BENCH_RSS_TRACE"):
                 print(f"      RSS every second (streaming): {figures['stream'][-1]['rss_trace']}", flush=True)
-    finally:
-        simulator.stop()
-        server.stop()
     _print_summary(rows)
     return 0
 

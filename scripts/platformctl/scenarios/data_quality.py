@@ -6,12 +6,17 @@ the asynchronous run, and reports each check's result, where the run's ``results
 metrics in ``<brand>/DataQuality`` and the alert. What the demo fed must pass (the Recharge deliveries of
 today, the complete bulk run); a source the demo did not feed is skipped; the alert is there exactly when
 a check failed. The Shopify webhooks step sends the 24 hours before the current hour, so its freshness
-checks see live traffic; its malformed event is in today's or yesterday's quarantine.
+checks see live traffic; its malformed event is in today's or yesterday's quarantine. Its orders/*
+subscription outage must be noticed: the webhook-coverage check reads the reconciliation of the bulk
+step's run over the webhook day, fails below its threshold, and its alarm (``<brand>-local-data-quality-
+webhook-coverage``, an hour's period lasts a minute locally) goes to ALARM with the alerts topic's
+notification.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +27,8 @@ ORDER = 90
 STACK = "data-quality/data-quality"
 RESULTS_PREFIX = "metadata/data-quality/"
 ALERT_QUEUE = "demo-data-quality-alerts"
+COVERAGE_CHECK = "webhook-coverage-orders"
+COVERAGE_ALARM = "data-quality-webhook-coverage"  # after <brand>-<environment>-
 MUST_PASS = (
     "freshness-shopify-orders",
     "freshness-recharge-subscription",
@@ -96,6 +103,7 @@ def step(cloud: Any, report: Report) -> None:
         return
     queue_url = _alert_queue(cloud, topic)
     before = _keys(cloud, bucket, RESULTS_PREFIX)
+    fired_at = time.time()
     report.line(f"fire schedule {schedule}: {fire_schedule(cloud.target, schedule)}")
     report.expect(cloud.wait_idle(timeout=300), "the data-quality run did not settle within 5 minutes")
     new = sorted(_keys(cloud, bucket, RESULTS_PREFIX) - before)
@@ -129,6 +137,8 @@ def step(cloud: Any, report: Report) -> None:
         f"ChecksFailed {failed_metric} does not show the run's {counts['failed']} failed check(s)",
     )
 
+    _report_coverage(cloud, report, results.get(COVERAGE_CHECK, {}), fired_at)
+
     alerts = [a for a in _drain(cloud, queue_url) if a.get("run_id") == document["run_id"]]
     for alert in alerts:
         report.line(f"alert on the alerts topic: {alert['subject']}")
@@ -140,3 +150,25 @@ def step(cloud: Any, report: Report) -> None:
         len(alerts) == (1 if counts["failed"] else 0),
         f"{len(alerts)} alert(s) for a run with {counts['failed']} failed check(s); expected one alert only on failure",
     )
+
+
+def _report_coverage(cloud: Any, report: Report, result: dict[str, Any], fired_at: float) -> None:
+    """The webhook day lost its orders/* deliveries for hours: the coverage check and its alarm notice."""
+    from platformctl.scenarios.shopify_realtime import _report_alarm
+
+    details = result.get("details") or {}
+    report.line("")
+    report.line(
+        f"{COVERAGE_CHECK}: {str(result.get('status')).upper()}, coverage {result.get('value')} "
+        f"(threshold {details.get('min_coverage')}, sample {details.get('in_window')} orders)"
+    )
+    report.expect(
+        result.get("status") == "fail" and float(result.get("value") or 1) < float(details.get("min_coverage") or 0),
+        f"{COVERAGE_CHECK} should fail below its threshold after the webhook day's outage, got {result.get('status')}",
+    )
+    pages = cloud.target.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+    names = [a["AlarmName"] for page in pages for a in page["MetricAlarms"] if a["AlarmName"].endswith(COVERAGE_ALARM)]
+    if not names:
+        report.expect(False, f"no *-{COVERAGE_ALARM} alarm is deployed")
+        return
+    _report_alarm(cloud, report, names[0], "ALARM", (fired_at, "after the schedule fired"))

@@ -43,7 +43,10 @@ Behaviours (``DEFAULT_BEHAVIOUR`` lists them all):
     ``expire_url_after_bytes`` (the next result URL breaks off after N bytes and is expired from then
     on), ``cut_after_bytes`` (the next download connection breaks off after N bytes, URL still valid),
     ``url_ttl_seconds``, ``object_count_offset`` (misreport objectCount), ``scopes`` (the app's access
-    scopes), ``escape_slashes`` (``\\/`` in the JSONL, as Shopify writes it), and for hostile-input tests
+    scopes), ``escape_slashes`` (``\\/`` in the JSONL, as Shopify writes it), ``export_stored``
+    (bulk exports also hold the resources stored with ``POST /_simulator/resources/<type>`` whose
+    ``updated_at`` is in the window, rendered from their REST shape onto the bulk query: the shop's own
+    orders beside the generated ones, so a demo's webhooks and the export agree), and for hostile-input tests
     ``result_url`` (a URL ``bulkOperation`` answers as ``url``/``partialDataUrl`` instead of its own
     signed one) and ``redirect_results`` (a ``Location`` every result request is answered with, 302).
 """
@@ -97,6 +100,7 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "object_count_offset": 0,
     "scopes": list(ALL_SCOPES),
     "escape_slashes": True,
+    "export_stored": False,
     "result_url": None,
     "redirect_results": None,
 }
@@ -408,6 +412,7 @@ class BulkOperationRecord:
     result_error: str | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     url_token: str | None = None
+    stored: list[dict[str, Any]] = field(default_factory=list)  # bulk objects of stored resources, appended
 
     @property
     def number(self) -> str:
@@ -517,10 +522,31 @@ class SimulatorState:
                 first=first,
                 last=last,
                 resource=resource,
+                stored=self._stored_objects(query, resource) if self.behaviour["export_stored"] else [],
             )
             self.operations[operation.id] = operation
         threading.Thread(target=self._prepare, args=(operation,), daemon=True, name="shopify-sim-bulk").start()
         return operation
+
+    def _stored_objects(self, query: str, resource: str) -> list[dict[str, Any]]:
+        """The bulk objects of the stored resources of ``resource`` updated in the query's window, read when
+        the operation starts (Shopify's export is of that moment), in ``updated_at`` order."""
+        render = STORED_NODES.get(resource)
+        if render is None:
+            return []
+        lower, upper = _bounds(query)
+        chosen = []
+        for rest in self.resources.get(resource, {}).values():
+            try:
+                updated = datetime.fromisoformat(str(rest.get("updated_at")).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if all(_passes(updated, op, b) for op, b in lower) and all(_passes(updated, op, b) for op, b in upper):
+                chosen.append((updated, rest))
+        objects: list[dict[str, Any]] = []
+        for _, rest in sorted(chosen, key=lambda pair: pair[0]):
+            objects.extend(bulk_objects(render(rest), query))
+        return objects
 
     def _prepare(self, operation: BulkOperationRecord) -> None:
         """What Shopify does while the operation runs: write the result file."""
@@ -530,6 +556,8 @@ class SimulatorState:
             if status == "COMPLETED" or (status == "FAILED" and outcome.get("partial_fraction")):
                 fraction = 1.0 if status == "COMPLETED" else float(outcome["partial_fraction"])
                 operation.result = self.result_file(operation.first, operation.last, fraction, operation.resource)
+                if operation.stored and fraction == 1.0:
+                    operation.result = self._with_stored(operation)
         except Exception as exc:  # noqa: BLE001 - reported through the operation, like a failed export
             operation.result_error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -571,6 +599,26 @@ class SimulatorState:
                 counts.write_text(json.dumps({"objects": result.object_count, "roots": result.root_object_count}))
             self._files[key] = result
             return result
+
+    def _with_stored(self, operation: BulkOperationRecord) -> ResultFile:
+        """The operation's own result file: the generated result, then the stored resources' objects."""
+        generated = operation.result
+        assert generated is not None  # noqa: S101 - set just before
+        path = self.work_dir / f"result-{operation.number}-stored.jsonl"
+        shutil.copyfile(generated.path, path)
+        escape = bool(self.behaviour["escape_slashes"])
+        roots = 0
+        with path.open("ab") as out:
+            for obj in operation.stored:
+                text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+                out.write((text.replace("/", "\\/") if escape else text).encode("utf-8") + b"\n")
+                roots += "__parentId" not in obj
+        return ResultFile(
+            path,
+            path.stat().st_size,
+            generated.object_count + len(operation.stored),
+            generated.root_object_count + roots,
+        )
 
     def read_operation(self, operation: BulkOperationRecord) -> dict[str, Any]:
         """One status read: advances the operation like time would, and renders it."""
@@ -748,13 +796,7 @@ def window_indexes(
     """Indexes [first, last) of the ``orders`` objects (orders unless ``times`` says otherwise) whose
     updatedAt passes the ``updated_at`` filters in the bulk query."""
     times = times or order_times
-    bounds: list[tuple[str, datetime]] = []
-    for match in _FILTER.finditer(query.replace('\\"', '"')):
-        text = match["q1"] or match["q2"] or match["bare"] or ""
-        with contextlib.suppress(ValueError):
-            bounds.append((match["op"], datetime.fromisoformat(text.replace("Z", "+00:00"))))
-    lower = [(op, bound) for op, bound in bounds if op in {">", ">="}]
-    upper = [(op, bound) for op, bound in bounds if op in {"<", "<="}]
+    lower, upper = _bounds(query)
 
     def above_lower(index: int) -> bool:
         return all(_passes(times(index, orders)[1], op, bound) for op, bound in lower)
@@ -766,6 +808,54 @@ def window_indexes(
     first = bisect.bisect_left(range(orders), True, key=above_lower)
     last = bisect.bisect_left(range(orders), True, key=beyond_upper)
     return (first, last) if first < last else (0, 0)
+
+
+def _bounds(query: str) -> tuple[list[tuple[str, datetime]], list[tuple[str, datetime]]]:
+    """The lower and upper ``updated_at`` bounds of a bulk query's filter, as (operator, instant)."""
+    bounds: list[tuple[str, datetime]] = []
+    for match in _FILTER.finditer(query.replace('\\"', '"')):
+        text = match["q1"] or match["q2"] or match["bare"] or ""
+        with contextlib.suppress(ValueError):
+            bounds.append((match["op"], datetime.fromisoformat(text.replace("Z", "+00:00"))))
+    return [b for b in bounds if b[0] in {">", ">="}], [b for b in bounds if b[0] in {"<", "<="}]
+
+
+def _connection_node(selected: Field) -> Field | None:
+    """The ``node`` field of a connection selection (``x { edges { node { ... } } }``), else None."""
+    for edges in selected.selections:
+        if isinstance(edges, Field) and edges.name == "edges":
+            for node in edges.selections:
+                if isinstance(node, Field) and node.name == "node":
+                    return node
+    return None
+
+
+def bulk_objects(node: dict[str, Any], bulk_query: str) -> list[dict[str, Any]]:
+    """A resource's GraphQL node (connections as ``{"nodes": [...]}``) as the JSONL objects of a bulk
+    result of ``bulk_query``: the root projected onto the query's node selection, each connection's
+    nodes as objects of their own with ``__parentId`` (``groupObjects: false``), as Shopify writes them."""
+    operation = parse_operation(bulk_query)
+    top = _connection_node(operation.fields[0]) if operation.fields else None
+    if top is None:
+        return []
+    root: dict[str, Any] = {}
+    children: list[dict[str, Any]] = []
+    for selected in _flatten(top.selections, node, operation.fragments):
+        inner = _connection_node(selected)
+        value = node.get(selected.name)
+        if inner is None:
+            root[selected.key] = project(value, selected.selections, operation.fragments)
+            continue
+        items = value.get("nodes") if isinstance(value, dict) else value
+        for item in items or []:
+            child = project(item, inner.selections, operation.fragments)
+            children.append({**child, "__parentId": node.get("id")})
+    return [root, *children]
+
+
+# Resource type -> its REST shape rendered as a GraphQL node (``shopify_resources`` registers them):
+# what ``export_stored`` puts in a bulk result.
+STORED_NODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 def _passes(value: datetime, op: str, bound: datetime) -> bool:

@@ -9,7 +9,8 @@ connections with ``nodes``. The simulator core projects the answer onto the quer
 An unknown id answers ``null``, as Shopify does for a deleted resource; a malformed one is an
 ``INVALID_GLOBAL_ID`` error.
 
-Importing this module registers the resolvers in ``QUERY_FIELDS`` and ``NODE_TYPES``.
+Importing this module registers the resolvers in ``QUERY_FIELDS`` and ``NODE_TYPES``, and the same
+renderings in ``STORED_NODES`` (the ``export_stored`` behaviour puts stored resources in bulk exports).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from platformctl.simulators.shopify_admin import (
     NODE_TYPES,
     QUERY_FIELDS,
+    STORED_NODES,
     GraphQLError,
     SimulatorState,
     field_arguments,
@@ -290,3 +292,4 @@ def _node_lookup(type_name: str) -> Callable[[SimulatorState, str], dict[str, An
 for _type_name, (_kind, _field, _convert) in LOOKUPS.items():
     QUERY_FIELDS[_field] = _resolver(_type_name)
     NODE_TYPES[_type_name] = _node_lookup(_type_name)
+STORED_NODES.update(orders=order_node, customers=customer_node, products=product_node)
