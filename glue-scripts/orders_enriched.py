@@ -26,7 +26,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - the name every PySpark reader knows
 from pyspark.sql import types as T  # noqa: N812
 
-MONEY = T.DecimalType(20, 4)
+import commerce_rules as rules
+
+MONEY = T.DecimalType(rules.MONEY_PRECISION, rules.MONEY_SCALE)
 # Source ranks: on equal updated_at a webhook (REST, every field) beats a bulk line.
 WEBHOOK, BULK = "webhook", "bulk"
 STATE_TOPICS = (
@@ -38,8 +40,6 @@ STATE_TOPICS = (
     "orders/partially_fulfilled",
 )
 DELETE_TOPIC = "orders/delete"
-# displayFulfillmentStatus -> REST fulfillment_status; every other status is null in REST.
-FULFILLMENT_STATUS = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"}
 INACTIVE_FULFILLMENTS = ("cancelled", "error", "failure")
 
 # The columns every version has, whatever its source (the output adds the enrichment after them).
@@ -124,8 +124,27 @@ _REST_ORDER = _struct(
     tags=_S,
     test=T.BooleanType(),
     discount_codes=T.ArrayType(_struct(code=_S)),
-    line_items=T.ArrayType(_struct(quantity=_S)),
-    refunds=T.ArrayType(_struct(transactions=T.ArrayType(_struct(kind=_S, status=_S, amount=_S)))),
+    line_items=T.ArrayType(
+        _struct(
+            id=_S,
+            product_id=_S,
+            variant_id=_S,
+            sku=_S,
+            title=_S,
+            variant_title=_S,
+            vendor=_S,
+            quantity=_S,
+            price=_S,
+            total_discount=_S,
+            discount_allocations=T.ArrayType(_struct(amount=_S)),
+        )
+    ),
+    refunds=T.ArrayType(
+        _struct(
+            transactions=T.ArrayType(_struct(kind=_S, status=_S, amount=_S)),
+            refund_line_items=T.ArrayType(_struct(line_item_id=_S, quantity=_S)),
+        )
+    ),
     fulfillments=T.ArrayType(_struct(status=_S, created_at=_S)),
 )
 WEBHOOK_EVENT = _struct(
@@ -157,13 +176,25 @@ BULK_ORDER = _struct(
     refunds=T.ArrayType(_struct(totalRefundedSet=_MONEY_SET)),
     fulfillments=T.ArrayType(_struct(status=_S, createdAt=_S)),
 )
-BULK_LINE_ITEM = _struct(__typename=_S, quantity=_S, __parentId=_S)
+BULK_LINE_ITEM = _struct(
+    __typename=_S,
+    id=_S,
+    title=_S,
+    sku=_S,
+    quantity=_S,
+    currentQuantity=_S,
+    variant=_struct(id=_S),
+    product=_struct(id=_S),
+    originalUnitPriceSet=_MONEY_SET,
+    discountedTotalSet=_MONEY_SET,
+    __parentId=_S,
+)
 BULK_MANIFEST = _struct(run_id=_S, complete=T.BooleanType())
 
 
 def _id(column: Column) -> Column:
     """A Shopify id as a string of digits: a REST number or the last segment of a gid; else null."""
-    digits = F.regexp_extract(column, r"^(?:gid://shopify/[A-Za-z]+/)?([0-9]{1,19})$", 1)
+    digits = F.regexp_extract(column, rules.SHOPIFY_ID_PATTERN, 1)
     return F.when(digits != "", digits)
 
 
@@ -179,7 +210,7 @@ def _header(metadata: Column, name: str) -> Column:
 
 
 def _order_number(number: Column, name: Column) -> Column:
-    from_name = F.regexp_extract(name, r"^#?([0-9]{1,19})$", 1)
+    from_name = F.regexp_extract(name, rules.ORDER_NAME_PATTERN, 1)
     return F.coalesce(_id(number), F.when(from_name != "", from_name))
 
 
@@ -219,7 +250,8 @@ def webhook_versions(parsed: DataFrame) -> DataFrame:
                 F.filter(
                     F.coalesce(r["transactions"], F.array()),
                     lambda t: (
-                        (F.lower(t["kind"]) == "refund") & (t["status"].isNull() | (F.lower(t["status"]) == "success"))
+                        (F.lower(t["kind"]) == rules.REFUND_KIND)
+                        & (t["status"].isNull() | F.lower(t["status"]).isin(*filter(None, rules.REFUND_STATUSES)))
                     ),
                 ),
                 lambda t: t["amount"].cast(MONEY),
@@ -303,7 +335,7 @@ def bulk_versions(orders: DataFrame, line_items: DataFrame, runs: DataFrame) -> 
         F.coalesce(o["fulfillments"], F.array()), "status", "createdAt"
     )
     refunds = F.coalesce(o["refunds"], F.array())
-    status = F.create_map(*[F.lit(x) for pair in FULFILLMENT_STATUS.items() for x in pair])
+    status = F.create_map(*[F.lit(x) for pair in rules.FULFILLMENT_STATUS.items() for x in pair])
     joined = lines(orders, BULK_ORDER).join(
         items, (F.col("run") == F.col("item_run")) & (o["id"] == F.col("parent")), "left"
     )
@@ -367,7 +399,7 @@ def enrich(orders: DataFrame) -> DataFrame:
     A customer's order sequence counts their orders by ``created_at`` leaving out test and deleted
     orders (which get no sequence); cancelled orders count, as Shopify's own customer order count does.
     """
-    counted = (F.col("customer_id").isNotNull()) & ~F.coalesce(F.col("test"), F.lit(False)) & ~F.col("deleted")
+    counted = F.col("customer_id").isNotNull() & F.expr(rules.COUNTED_ORDER_SQL)
     history = Window.partitionBy(F.col("customer_id"), counted).orderBy("created_at", "order_id")
     sequence = F.when(counted, F.row_number().over(history))
     previous_at = F.when(counted, F.lag("created_at").over(history))
@@ -391,3 +423,153 @@ def orders_enriched(*versions: DataFrame) -> DataFrame:
     for frame in versions[1:]:
         union = union.unionByName(frame, allowMissingColumns=True)
     return enrich(newest(union))
+
+
+# ------------------------------------------------------------------------------------ order_line_items
+
+# A line item as one version of its order has it (joined to the order's winning version by lineage).
+LINE_ITEM_VERSION_COLUMNS = (
+    "order_id",
+    "line_item_id",
+    "product_id",
+    "variant_id",
+    "sku",
+    "title",
+    "variant_title",
+    "vendor",
+    "quantity",
+    "price",
+    "total_discount",
+    "line_total",
+    "refunded_quantity",
+    "source",
+    "source_event_id",
+)
+LINE_ITEM_OUTPUT_COLUMNS = (
+    "order_id",
+    "line_item_id",
+    "created_at",
+    "currency",
+    *LINE_ITEM_VERSION_COLUMNS[2:13],
+    "customer_id",
+    "test",
+    "cancelled",
+    "deleted",
+    "updated_at",
+    "source",
+    "source_event_id",
+    "dt",
+)
+# The order's fields every one of its line items repeats (from the order's output row).
+_ORDER_FIELDS = ("created_at", "currency", "customer_id", "test", "cancelled", "deleted", "updated_at", "dt")
+
+
+def _line_total(price: Column, quantity: Column, discount: Column) -> Column:
+    return (price * quantity - F.coalesce(discount, F.lit(0))).cast(MONEY)
+
+
+def webhook_line_items(parsed: DataFrame) -> DataFrame:
+    """The line items of each order version of parsed webhooks (``parse_webhooks``): LINE_ITEM_VERSION_COLUMNS.
+
+    The discount is the sum of the item's ``discount_allocations`` (what Shopify recommends reading),
+    else its ``total_discount``; the refunded quantity sums the order's ``refund_line_items`` of the item.
+    """
+    o = F.col("o")
+    state = parsed.where(F.col("topic").isin(*STATE_TOPICS)).select(
+        _id(o["id"]).alias("order_id"),
+        F.col("event_id").alias("source_event_id"),
+        F.flatten(
+            F.transform(F.coalesce(o["refunds"], F.array()), lambda r: F.coalesce(r["refund_line_items"], F.array()))
+        ).alias("refunded"),
+        F.posexplode(F.coalesce(o["line_items"], F.array())).alias("position", "li"),
+    )
+    li = F.col("li")
+    allocations = F.coalesce(li["discount_allocations"], F.array())
+    allocated = F.aggregate(
+        allocations, F.lit(0).cast(MONEY), lambda total, a: (total + a["amount"].cast(MONEY)).cast(MONEY)
+    )
+    discount = F.when(F.size(allocations) > 0, allocated).otherwise(li["total_discount"].cast(MONEY))
+    line_item_id = _id(li["id"])
+    refunded = F.aggregate(
+        F.filter(F.col("refunded"), lambda r: _id(r["line_item_id"]) == line_item_id),
+        F.lit(0),
+        lambda total, r: total + r["quantity"].cast("int"),
+    )
+    quantity = li["quantity"].cast("int")
+    price = li["price"].cast(MONEY)
+    return state.where(F.col("order_id").isNotNull()).select(
+        "order_id",
+        line_item_id.alias("line_item_id"),
+        _id(li["product_id"]).alias("product_id"),
+        _id(li["variant_id"]).alias("variant_id"),
+        li["sku"].alias("sku"),
+        li["title"].alias("title"),
+        li["variant_title"].alias("variant_title"),
+        li["vendor"].alias("vendor"),
+        quantity.alias("quantity"),
+        price.alias("price"),
+        discount.alias("total_discount"),
+        _line_total(price, quantity, discount).alias("line_total"),
+        refunded.cast("int").alias("refunded_quantity"),
+        F.lit(WEBHOOK).alias("source"),
+        "source_event_id",
+    )
+
+
+def bulk_line_items(line_items: DataFrame, runs: DataFrame) -> DataFrame:
+    """Line items of bulk runs (complete runs only): LINE_ITEM_VERSION_COLUMNS.
+
+    GraphQL gives the unit price and the total after line-level discounts (``discountedTotalSet``): the
+    discount is their difference; the refunded quantity is ``quantity - currentQuantity`` (items removed by
+    an edit count too); the export asks for no variant title or vendor (null).
+    """
+    complete = runs.select(F.col("run").cast(_S).alias("run"))
+    kept = line_items.withColumn("run", F.col("run").cast(_S)).join(complete, "run", "left_semi")
+    li = F.col("li")
+    quantity = li["quantity"].cast("int")
+    price = li["originalUnitPriceSet"]["shopMoney"]["amount"].cast(MONEY)
+    after = li["discountedTotalSet"]["shopMoney"]["amount"].cast(MONEY)
+    discount = (price * quantity - after).cast(MONEY)
+    return (
+        kept.select("run", F.from_json("value", BULK_LINE_ITEM).alias("li"))
+        .where(li["__typename"] == "LineItem")
+        .select(
+            _id(li["__parentId"]).alias("order_id"),
+            _id(li["id"]).alias("line_item_id"),
+            _id(li["product"]["id"]).alias("product_id"),
+            _id(li["variant"]["id"]).alias("variant_id"),
+            li["sku"].alias("sku"),
+            li["title"].alias("title"),
+            F.lit(None).cast(_S).alias("variant_title"),
+            F.lit(None).cast(_S).alias("vendor"),
+            quantity.alias("quantity"),
+            price.alias("price"),
+            discount.alias("total_discount"),
+            _line_total(price, quantity, discount).alias("line_total"),
+            (quantity - F.coalesce(li["currentQuantity"].cast("int"), quantity)).alias("refunded_quantity"),
+            F.lit(BULK).alias("source"),
+            F.col("run").alias("source_event_id"),
+        )
+        .where(F.col("order_id").isNotNull())
+    )
+
+
+def previous_line_items(previous: DataFrame) -> DataFrame:
+    """The previous order_line_items as versions (their lineage is their order version's)."""
+    return previous.select(*LINE_ITEM_VERSION_COLUMNS)
+
+
+def order_line_items(orders: DataFrame, *versions: DataFrame) -> DataFrame:
+    """One row per line item of the winning version of every order in ``orders`` (the output of
+    ``orders_enriched``): the items of the version with the order's ``source`` and ``source_event_id``.
+
+    A version that an order's later version replaced contributes nothing, so an item removed by an edit
+    disappears; a deleted order keeps the items its last state had, marked deleted.
+    """
+    union = versions[0].select(*LINE_ITEM_VERSION_COLUMNS)
+    for frame in versions[1:]:
+        union = union.unionByName(frame.select(*LINE_ITEM_VERSION_COLUMNS))
+    # One copy per (version, item): a re-delivered event or a run read twice must not double an item.
+    items = union.dropDuplicates(["order_id", "source", "source_event_id", "line_item_id"])
+    winners = orders.select("order_id", "source", "source_event_id", *_ORDER_FIELDS)
+    return items.join(winners, ["order_id", "source", "source_event_id"]).select(*LINE_ITEM_OUTPUT_COLUMNS)

@@ -44,9 +44,10 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from common import commerce_rules as rules
 from common.errors import BadInput
 from common.lake import UnsafeKeyError, safe_segment, shopify_fetched_key, shopify_webhook_key
 from common.timeutil import TimestampError, parse_timestamp, partition_date, utc_now
@@ -182,15 +183,10 @@ def optional_timestamp(value: Any, what: str) -> datetime | None:
 
 def decimal(value: Any, what: str) -> Decimal:
     """Exact decimal from Shopify's money strings (``"199.00"``) or numbers; never via binary float."""
-    if isinstance(value, bool) or value is None:
-        raise BadInput("bad-amount", f"{what} is not an amount")
     try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise BadInput("bad-amount", f"{what} is not a decimal amount") from None
-    if not amount.is_finite():
-        raise BadInput("bad-amount", f"{what} is not a finite amount")
-    return amount
+        return rules.parse_money(value)
+    except ValueError as exc:
+        raise BadInput("bad-amount", f"{what} is {exc}") from None
 
 
 def optional_decimal(value: Any, what: str) -> Decimal | None:

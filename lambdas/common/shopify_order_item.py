@@ -13,12 +13,12 @@ statuses, customer id, tokens, a line-item summary and the cancel/refund state. 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from common import commerce_rules as rules
 from common import shopify_events as se
 from common.hotstore import Replaced, SourceVersion, replace_if_newer
 from common.timeutil import iso_utc
@@ -70,17 +70,16 @@ def _refunds(payload: Mapping[str, Any], currency: str | None) -> tuple[int, dic
         refund = se.mapping(raw, f"refunds[{index}]")
         for position, raw_tx in enumerate(se.sequence(refund.get("transactions"), "refund transactions")):
             tx = se.mapping(raw_tx, f"refunds[{index}].transactions[{position}]")
-            if tx.get("kind") == "refund" and tx.get("status") in (None, "success"):
+            if rules.counts_as_refund(tx.get("kind"), tx.get("status")):
                 total += se.decimal(tx.get("amount"), "refund amount")
     return len(refunds), {"amount": total, "currency": currency}
 
 
 def _order_number(payload: Mapping[str, Any]) -> str | None:
-    if payload.get("order_number") not in (None, ""):
-        return str(se.integer(payload["order_number"], "order_number"))
-    name = payload.get("name")
-    match = re.fullmatch(r"#?([0-9]{1,19})", name) if isinstance(name, str) else None
-    return match.group(1) if match else None
+    number = payload.get("order_number")
+    if number not in (None, ""):
+        number = str(se.integer(number, "order_number"))  # a malformed one is bad input, not a blank
+    return rules.order_number(number, payload.get("name"))
 
 
 def _iso(moment: datetime | None) -> str | None:

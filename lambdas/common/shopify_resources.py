@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from common import commerce_rules as rules
 from common.errors import BadInput
 from common.shopify_events import ShopifyEvent, shopify_id
 
@@ -88,8 +89,8 @@ FULFILLMENT_QUERY = """query FulfillmentForWebhook($id: ID!) {
 # REST's fulfillment_status counts fulfilled line items: fulfilled, partial, restocked, or null when none
 # is. Every other displayFulfillmentStatus (UNFULFILLED, OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED,
 # PENDING_FULFILLMENT, REQUEST_DECLINED, and from 2026-10 FULFILLMENT_NOT_REQUIRED for an order cancelled
-# or refunded before it shipped) fulfilled nothing: null, as the webhook of the same order says.
-_ORDER_FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"}
+# or refunded before it shipped) fulfilled nothing: null, as the webhook of the same order says. The map
+# is the one the Glue jobs use (common.commerce_rules).
 # REST's shipment_status values; GraphQL's displayStatus has more, which REST leaves null.
 _SHIPMENT = {
     "LABEL_PRINTED", "LABEL_PURCHASED", "ATTEMPTED_DELIVERY", "READY_FOR_PICKUP", "CONFIRMED",
@@ -163,7 +164,7 @@ def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "currency": node.get("currencyCode"),
         "presentment_currency": node.get("presentmentCurrencyCode"),
         "financial_status": _lower(node.get("displayFinancialStatus")),
-        "fulfillment_status": _ORDER_FULFILLMENT.get(fulfillment) if isinstance(fulfillment, str) else None,
+        "fulfillment_status": rules.fulfillment_status(fulfillment),
         "test": node.get("test"),
         "source_name": node.get("sourceName"),
         "tags": _tags(node.get("tags")),

@@ -10,6 +10,14 @@ from typing import Any
 
 import pytest
 
+BULK_FOLDERS = {
+    "Order": "order",
+    "LineItem": "line_item",
+    "Customer": "customer",
+    "Product": "product",
+    "ProductVariant": "product_variant",
+}
+
 
 class Lake:
     """The lake's keys on local disk, under ``root`` (read by the job as ``file://<root>``)."""
@@ -23,22 +31,32 @@ class Lake:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body.encode() if isinstance(body, str) else body)
 
-    def webhook(self, event: Mapping[str, Any], dt: str = "2026-11-25") -> None:
+    def webhook(self, event: Mapping[str, Any], dt: str = "2026-11-25", entity: str = "orders") -> None:
         headers = {k.lower().removeprefix("x-"): v for k, v in event["detail"]["metadata"].items()}
         topic = headers["shopify-topic"].replace("/", "_")
         event_id = headers["shopify-event-id"]
-        self.put(f"raw/shopify/webhooks/orders/topic={topic}/dt={dt}/{event_id}.json", json.dumps(event))
+        self.put(f"raw/shopify/webhooks/{entity}/topic={topic}/dt={dt}/{event_id}.json", json.dumps(event))
 
     def bulk(self, run: str, lines: Iterable[Mapping[str, Any]], *, complete: bool = True) -> None:
         """A run's parts as the download writes them (one gzip member per line: many members per file)."""
         by_type: dict[str, list[bytes]] = {}
         for line in lines:
-            kind = {"Order": "order", "LineItem": "line_item"}.get(line["__typename"], "other")
+            kind = BULK_FOLDERS.get(line["__typename"], "other")
             by_type.setdefault(kind, []).append(gzip.compress(json.dumps(line).encode() + b"\n"))
         for kind, members in by_type.items():
             self.put(f"raw/shopify/bulk/{kind}/run={run}/part-00001.jsonl.gz", b"".join(members))
         manifest = json.dumps({"run_id": run, "complete": complete}, indent=2)
         self.put(f"metadata/shopify/bulk/run={run}/manifest.json", manifest)
+
+
+def parquet_rows(spark: Any, path: str, key: tuple[str, ...]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """A written table's rows by ``key``, as Athena would read them."""
+    return {tuple(row[k] for k in key): row.asDict() for row in spark.read.parquet(path).collect()}
+
+
+def partition_files(root: Path) -> dict[str, float]:
+    """Each ``dt`` partition's Parquet files and their modification times (what a run rewrote)."""
+    return {str(f.relative_to(root)): f.stat().st_mtime_ns for f in root.rglob("*.parquet")}
 
 
 @pytest.fixture

@@ -327,6 +327,8 @@ RUNBOOK_FAMILIES = {
     "dynamodb-table-throttled": re.compile(r"[a-z0-9-]+-table-throttled"),
     "dynamodb-table-system-errors": re.compile(r"[a-z0-9-]+-table-system-errors"),
     "lambda-concurrency-near-limit": re.compile(r"[a-z0-9-]+-concurrency-near-limit"),
+    # The stale alarm of each curated-tables job (infrastructure/analytics/curated-tables.yaml).
+    "curated-tables-stale": re.compile(r"(shopify-curated|recharge-curated|marketing-daily)-stale"),
 }
 
 
@@ -445,6 +447,39 @@ def test_glue_job_scripts_are_repository_files_the_manifest_uploads(
             source = REPO_ROOT / uploads[0].source / key.removeprefix(uploads[0].prefix)
             if not source.is_file():
                 problems.append(f"{job.where}: {_rel(source)} does not exist (the job would start without it)")
+    assert problems == []
+
+
+def _glue_imports(module: str, seen: set[str] | None = None) -> set[str]:
+    """The modules of glue-scripts/ that ``module`` imports, directly or through one another."""
+    import ast
+
+    seen = set() if seen is None else seen
+    tree = ast.parse((REPO_ROOT / "glue-scripts" / f"{module}.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        names += [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+        for name in names:
+            if name not in seen and (REPO_ROOT / "glue-scripts" / f"{name}.py").is_file():
+                seen.add(name)
+                _glue_imports(name, seen)
+    return seen
+
+
+def test_glue_jobs_ship_every_module_their_script_imports(templates: dict[Path, Any]) -> None:
+    """--extra-py-files lists exactly the glue-scripts/ modules the entry script imports (Glue puts nothing
+    else beside it: a module left out fails the run only on AWS, at import)."""
+    problems = []
+    for job in _glue_jobs(templates):
+        entry = _s3_sub(job.properties.get("Command", {}).get("ScriptLocation"))
+        extra = (job.properties.get("DefaultArguments") or {}).get("--extra-py-files") or ""
+        text = str(extra.get("Fn::Sub") if isinstance(extra, dict) else extra)
+        shipped = {Path(part.strip()).stem for part in text.split(",") if part.strip()}
+        if entry is None or not (REPO_ROOT / "glue-scripts" / Path(entry[1]).name).is_file():
+            continue  # reported by test_glue_job_scripts_are_repository_files_the_manifest_uploads
+        imported = _glue_imports(Path(entry[1]).stem)
+        if shipped != imported:
+            problems.append(f"{job.where}: ships {sorted(shipped)}, the script imports {sorted(imported)}")
     assert problems == []
 
 

@@ -17,6 +17,7 @@ the function's dead-letter queue. Logs carry check ids, statuses and reasons, ne
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ from common.observability import logger, tracer
 from common.timeutil import utc_now
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
@@ -108,6 +108,12 @@ class Settings:
         )
 
 
+def print_line(line: str) -> None:
+    """A log line of its own on stdout, where Lambda's log stream (and CloudWatch's metric extraction) reads it."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Runner:
     """One data-quality run at a time; collaborators are given, so tests build their own."""
 
@@ -116,13 +122,13 @@ class Runner:
         settings: Settings,
         *,
         s3: S3Client,
-        cloudwatch: CloudWatchClient,
         sns: SNSClient | None,
+        metrics_out: Callable[[str], None] = print_line,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
         self.s3 = s3
-        self.cloudwatch = cloudwatch
+        self.metrics_out = metrics_out
         self.sns = sns
         self.clock = clock
 
@@ -184,7 +190,8 @@ class Runner:
             Body=(json.dumps(document, indent=2) + "\n").encode("utf-8"),
             ContentType="application/json",
         )
-        report.put_metrics(self.cloudwatch, self.settings.namespace, report.metric_data(results, now))
+        for line in report.emf_lines(self.settings.namespace, report.metric_data(results, now)):
+            self.metrics_out(line)
         published = self._alert(results, run, key)
         counts = report.summary(results)
         logger.info("data-quality run finished", extra={"results_key": key, **counts, "alert_published": published})
@@ -211,7 +218,6 @@ def build_runner(settings: Settings) -> Runner:
     return Runner(
         settings,
         s3=aws.s3(),
-        cloudwatch=aws.client("cloudwatch"),
         sns=aws.sns() if settings.alerts_topic_arn else None,
     )
 

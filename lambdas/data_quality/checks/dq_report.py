@@ -4,7 +4,8 @@
   run, so every run's results are kept. The time is the schedule's ``scheduled-time`` when the
   scheduler passed it (a retry of the same run overwrites its own results), else the start of the run;
   ``<id>`` is the first 8 characters of the scheduler's execution id or of the Lambda request id.
-- Metrics in ``${Brand}/DataQuality``: per check ``CheckFailed`` (0/1) and its measurement
+- Metrics in ``${Brand}/DataQuality``, as embedded-metric-format log lines (one per dimension set; CloudWatch
+  Logs turns them into metrics, as for every other function): per check ``CheckFailed`` (0/1) and its measurement
   (``FreshnessAgeHours``, ``QuarantinedObjects``, ``BulkRunsFailed``, ``WebhookCoverage``,
   ``VolumeRatio``) with dimension ``Check``; per run, without dimensions, ``ChecksFailed``,
   ``ChecksPassed``, ``ChecksSkipped`` and ``Runs`` (1); per run and check type that was evaluated,
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from common.timeutil import iso_utc, parse_timestamp, partition_date
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
 
     from data_quality.checks.dq_result import CheckResult
@@ -45,7 +45,6 @@ _MEASURE |= {"quarantine": "QuarantinedObjects", "bulk_manifest": "BulkRunsFaile
 _MEASURE |= {"webhook_coverage": "WebhookCoverage", "volume_anomaly": "VolumeRatio"}
 _UNITS = {"FreshnessAgeHours": "None", "QuarantinedObjects": "Count", "BulkRunsFailed": "Count"}
 _UNITS |= {"WebhookCoverage": "None", "VolumeRatio": "None"}
-_METRICS_PER_CALL = 20
 
 
 @dataclass(frozen=True)
@@ -138,9 +137,30 @@ def metric_data(results: Sequence[CheckResult], timestamp: datetime) -> list[Met
     return data
 
 
-def put_metrics(cloudwatch: CloudWatchClient, namespace: str, data: Sequence[MetricDatumTypeDef]) -> None:
-    for start in range(0, len(data), _METRICS_PER_CALL):
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=list(data[start : start + _METRICS_PER_CALL]))
+def emf_lines(namespace: str, data: Sequence[MetricDatumTypeDef]) -> list[str]:
+    """The metrics as embedded-metric-format documents, one JSON line per dimension set (each metric name
+    appears once per set, so every set is one document)."""
+    groups: dict[tuple[tuple[str, str], ...], list[MetricDatumTypeDef]] = {}
+    for datum in data:
+        dimensions = tuple((d["Name"], d["Value"]) for d in datum.get("Dimensions", []))
+        groups.setdefault(dimensions, []).append(datum)
+    lines = []
+    for dimensions, datums in groups.items():
+        moment = datums[0]["Timestamp"]
+        if not isinstance(moment, datetime):
+            raise TypeError("metric_data stamps every datum with a datetime")
+        directive = {
+            "Namespace": namespace,
+            "Dimensions": [[name for name, _ in dimensions]] if dimensions else [],
+            "Metrics": [{"Name": d["MetricName"], "Unit": d.get("Unit", "None")} for d in datums],
+        }
+        document: dict[str, Any] = {
+            "_aws": {"Timestamp": int(moment.timestamp() * 1000), "CloudWatchMetrics": [directive]}
+        }
+        document |= dict(dimensions)
+        document |= {d["MetricName"]: d["Value"] for d in datums}
+        lines.append(json.dumps(document, separators=(",", ":")))
+    return lines
 
 
 def runbook(result: CheckResult) -> str:

@@ -12,48 +12,24 @@ with neither, the template is printed. See docs/operations.md.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from platformctl import platform_alarms
-from platformctl.manifest import REPO_ROOT, load_manifest
+from platformctl.generated_files import print_check_or_write, register_generator
+from platformctl.manifest import load_manifest
 
 
 def command(args: argparse.Namespace) -> int:
-    manifest = load_manifest()
-    files = platform_alarms.outputs(manifest)
-    stale = [path for path, text in files.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
-    if args.check:
-        for path in stale:
-            where = path.relative_to(REPO_ROOT)
-            print(f"{where} is stale: run `platformctl platform-alarms --write` and commit it", file=sys.stderr)
-        if not stale:
-            print("the generated alarms are up to date", file=sys.stderr)
-        return 1 if stale else 0
-    if args.write:
-        for path in stale:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(files[path], encoding="utf-8")
-            print(f"wrote {path.relative_to(REPO_ROOT)}", file=sys.stderr)
-        if not stale:
-            print("the generated alarms are up to date", file=sys.stderr)
-        return 0
-    sys.stdout.write(files[platform_alarms.OUTPUT_PATH])
-    return 0
+    files = platform_alarms.outputs(load_manifest())
+    return print_check_or_write(args, files, platform_alarms.OUTPUT_PATH, "platformctl platform-alarms")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    register_generator(
+        subparsers,
         "platform-alarms",
-        help="generate the alarms for the manifest's tables, crawlers and reserved functions (--write), or check them",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "generate the alarms for the manifest's tables, crawlers and reserved functions (--write), or check them",
+        __doc__,
+        "the template and its parameter files (monitoring/platform-alarms)",
+        command,
     )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
-    mode.add_argument(
-        "--write",
-        action="store_true",
-        help="regenerate the template and its parameter files (monitoring/platform-alarms)",
-    )
-    parser.set_defaults(func=command)

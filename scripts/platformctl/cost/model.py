@@ -265,14 +265,20 @@ class _Bill:
     def _glue(self) -> list[Line]:
         p, facts, assume = self.price["glue"], self.facts, self.assume
         job_minutes = max(1.0, float(assume["glue_job_minutes_per_run"]))  # Glue 5.0: 1-minute minimum
-        job_hours = facts.schedules.get("glue_job", 0.0) * self.days * facts.glue_job_dpus * job_minutes / 60
         crawl_minutes = max(10.0, float(assume["glue_crawler_minutes_per_run"]))  # crawlers: 10-minute minimum
         crawls = facts.crawlers * facts.schedules.get("glue_crawler", 0.0) * self.days
         crawl_hours = crawls * float(assume["glue_crawler_dpus"]) * crawl_minutes / 60
-        return [
-            Line("Glue", "orders_enriched job", job_hours, "DPU-hour", p["dpu_hour"]),
-            Line("Glue", f"crawlers ({facts.crawlers})", crawl_hours, "DPU-hour", p["dpu_hour"]),
+        jobs = [
+            Line(
+                "Glue",
+                f"{job.name} job",
+                job.runs_per_day * self.days * job.dpus * job_minutes / 60,
+                "DPU-hour",
+                p["dpu_hour"],
+            )
+            for job in sorted(facts.glue_jobs.values(), key=lambda job: job.name)
         ]
+        return [*jobs, Line("Glue", f"crawlers ({facts.crawlers})", crawl_hours, "DPU-hour", p["dpu_hour"])]
 
     def _cloudwatch(self) -> list[Line]:
         p, counts = self.price["cloudwatch"], self.facts.counts

@@ -28,12 +28,19 @@ class Function:
     log_retention_days: int
 
 
+@dataclass(frozen=True)
+class GlueJob:
+    name: str  # without the brand-environment prefix, e.g. "orders-enriched"
+    dpus: float  # workers x DPUs per worker
+    runs_per_day: float  # from the schedule that starts it (0: not scheduled)
+
+
 @dataclass
 class Facts:
     environment: str
     functions: dict[str, Function] = field(default_factory=dict)
     schedules: dict[str, float] = field(default_factory=dict)  # what -> runs per day
-    glue_job_dpus: float = 0.0
+    glue_jobs: dict[str, GlueJob] = field(default_factory=dict)
     crawlers: int = 0
     parameters: dict[str, str] = field(default_factory=dict)  # "<job>/<stack>.<Parameter>" -> value
     counts: dict[str, int] = field(default_factory=dict)  # resource type -> how many
@@ -54,8 +61,8 @@ def _resolve(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
-def _function_name(properties: dict[str, Any]) -> str | None:
-    name = properties.get("FunctionName")
+def _function_name(properties: dict[str, Any], key: str = "FunctionName") -> str | None:
+    name = properties.get(key)
     text = name.get("Fn::Sub") if isinstance(name, dict) else name
     return text[len(NAME_PREFIX) :] if isinstance(text, str) and text.startswith(NAME_PREFIX) else None
 
@@ -81,7 +88,9 @@ def collect(manifest: Manifest, environment: str = "prod") -> Facts:
                 facts.functions[function] = Function(function, memory, retention.get(logical, default_retention))
             elif kind == "AWS::Glue::Job":
                 workers = float(_resolve(properties.get("NumberOfWorkers", 0), values))
-                facts.glue_job_dpus += workers * WORKER_DPUS.get(str(properties.get("WorkerType")), 1.0)
+                dpus = workers * WORKER_DPUS.get(str(properties.get("WorkerType")), 1.0)
+                name = _function_name(properties, "Name") or logical
+                facts.glue_jobs[name] = GlueJob(name, dpus, _job_runs_per_day(resources, logical, values))
             elif kind == "AWS::Glue::Crawler":
                 facts.crawlers += 1
                 schedule = (properties.get("Schedule") or {}).get("ScheduleExpression")
@@ -91,10 +100,24 @@ def collect(manifest: Manifest, environment: str = "prod") -> Facts:
     return facts
 
 
+def _job_runs_per_day(resources: dict[str, Any], job_logical_id: str, values: dict[str, str]) -> float:
+    """Runs a day of a Glue job: the EventBridge Scheduler schedules of its template whose target input
+    names the job (``{"JobName": "${Job}"}``)."""
+    runs = 0.0
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Scheduler::Schedule":
+            continue
+        properties = resource.get("Properties") or {}
+        target_input = (properties.get("Target") or {}).get("Input")
+        text = target_input.get("Fn::Sub") if isinstance(target_input, dict) else target_input
+        if isinstance(text, str) and "${" + job_logical_id + "}" in text:
+            runs += runs_per_day(str(_resolve(properties.get("ScheduleExpression"), values) or ""))
+    return runs
+
+
 # Schedules that are template parameters (empty: not scheduled).
 SCHEDULES = {
     "bulk_export": ("shopify/bulk-workflow", "BulkWorkflowScheduleExpression"),
-    "glue_job": ("shopify/glue-jobs", "OrdersEnrichedScheduleExpression"),
     "triplewhale": ("triplewhale/ingestion", "TripleWhaleScheduleExpression"),
     "data_quality": ("data-quality/data-quality", "DataQualityScheduleExpression"),
 }

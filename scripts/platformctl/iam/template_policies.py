@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from base64 import b64encode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,7 +326,11 @@ class TemplateResolver:
             index, items = args
             return self._resolve(items)[int(self._resolve(index))]
 
+        def base64(args: Any) -> str:
+            return b64encode(str(self._resolve(args)).encode("utf-8")).decode("ascii")
+
         return {
+            "Fn::Base64": base64,
             "Ref": ref,
             "Fn::GetAtt": get_att,
             "Fn::Sub": self._sub,

@@ -8,7 +8,7 @@ import pytest
 
 from platformctl.cost.model import GB, estimate
 from platformctl.cost.schedules import runs_per_day
-from platformctl.cost.template_facts import Facts, Function
+from platformctl.cost.template_facts import Facts, Function, GlueJob
 from platformctl.errors import UserError
 
 PRICES: dict[str, Any] = {
@@ -87,8 +87,8 @@ def facts() -> Facts:
     found = Facts("test")
     # The template's memory wins over the local run's (2048, not the measured 1024).
     found.functions["order"] = Function("order", 2048, 10)
-    found.schedules = {"glue_job": 2.0, "glue_crawler": 1.0}
-    found.glue_job_dpus = 3.0
+    found.schedules = {"glue_crawler": 1.0}
+    found.glue_jobs = {"orders-enriched": GlueJob("orders-enriched", 3.0, 2.0), "idle": GlueJob("idle", 10.0, 0.0)}
     found.crawlers = 2
     found.counts = {"AWS::CloudWatch::Alarm": 4, "AWS::CloudWatch::Dashboard": 1, "AWS::KMS::Key": 2}
     found.counts["AWS::SecretsManager::Secret"] = 3
@@ -142,7 +142,8 @@ def test_events_logs_glue_and_fixed_costs() -> None:
     assert found[("CloudWatch", "alarms")].usd == pytest.approx(0.4)
     assert found[("CloudWatch", "dashboards")].usd == pytest.approx(3.0)
     # 2 runs a day x 30 days x 3 DPUs x 1 minute (the minimum, for 0.5) = 3 DPU-hours.
-    assert found[("Glue", "orders_enriched job")].quantity == pytest.approx(3.0)
+    assert found[("Glue", "orders-enriched job")].quantity == pytest.approx(3.0)
+    assert found[("Glue", "idle job")].quantity == 0  # not scheduled
     # 2 crawlers x 1 run x 30 days x 2 DPUs x 10 minutes (the minimum, for 3) = 20 DPU-hours.
     assert found[("Glue", "crawlers")].quantity == pytest.approx(20.0)
     # One function fetches a secret per cold start: 10 x 30 = 300 calls and as many KMS decrypts,
@@ -176,3 +177,19 @@ def test_unknown_region_and_missing_unit_are_refused() -> None:
 )  # fmt: skip
 def test_schedules(expression: str, runs: float) -> None:
     assert runs_per_day(expression) == runs
+
+
+def test_every_glue_job_of_the_templates_is_priced_on_its_own_schedule() -> None:
+    from platformctl.cost.schedules import runs_per_day
+    from platformctl.cost.template_facts import collect
+    from platformctl.manifest import load_manifest
+
+    found = collect(load_manifest(), "prod")
+    assert set(found.glue_jobs) == {"orders-enriched", "shopify-curated", "recharge-curated", "marketing-daily"}
+    for name, parameter in (
+        ("orders-enriched", "shopify/glue-jobs.OrdersEnrichedScheduleExpression"),
+        ("shopify-curated", "analytics/curated-tables.ShopifyCuratedScheduleExpression"),
+    ):
+        assert found.glue_jobs[name].runs_per_day == runs_per_day(found.parameters[parameter]) > 0
+    local = collect(load_manifest(), "local")
+    assert all(job.runs_per_day == 0 for job in local.glue_jobs.values())  # the local cloud schedules none

@@ -61,6 +61,26 @@ class Lake:
     topic_arn: str = ""
     queue_url: str = ""
 
+    def log_line(self, line: str) -> None:
+        """What CloudWatch Logs does with the function's embedded-metric lines: metrics in CloudWatch."""
+        from platformctl.localcloud.emf import parse_line
+
+        datums = parse_line(line, datetime.now(UTC))
+        assert datums, f"not an embedded-metric document: {line[:200]}"
+        for datum in datums:
+            self.cloudwatch.put_metric_data(
+                Namespace=datum.namespace,
+                MetricData=[
+                    {
+                        "MetricName": datum.name,
+                        "Dimensions": [{"Name": n, "Value": v} for n, v in datum.dimensions],
+                        "Values": list(datum.values),
+                        "Unit": datum.unit or "None",
+                        "Timestamp": datum.timestamp,
+                    }
+                ],
+            )
+
     def put(self, key: str, body: bytes | str = b"{}") -> str:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode() if isinstance(body, str) else body)
         return key
@@ -194,7 +214,7 @@ def make_runner(lake: Lake, app_classes: ModuleType, clock: Clock) -> RunnerFact
         return app_classes.Runner(
             settings,
             s3=s3 or lake.s3,
-            cloudwatch=lake.cloudwatch,
+            metrics_out=lake.log_line,
             sns=lake.sns if alerts else None,
             clock=clock,
         )

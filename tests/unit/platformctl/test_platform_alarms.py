@@ -170,7 +170,6 @@ def test_a_name_an_alarm_cannot_follow_is_refused(tmp_path: Path) -> None:
 def _run(monkeypatch: pytest.MonkeyPatch, manifest: Manifest, output: Path, **flags: bool) -> int:
     monkeypatch.setattr(command, "load_manifest", lambda: manifest)
     monkeypatch.setattr(platform_alarms, "OUTPUT_PATH", output)
-    monkeypatch.setattr(command, "REPO_ROOT", output.parent)
     return command.command(argparse.Namespace(check=flags.get("check", False), write=flags.get("write", False)))
 
 

@@ -1,0 +1,1 @@
+../lambdas/common/commerce_rules.py
