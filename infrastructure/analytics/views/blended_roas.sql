@@ -2,15 +2,21 @@
 -- refunds deducted) against the day's total ad spend across channels that Triple Whale reports
 -- (marketing_daily.blended_ad_spend, summed over the shops of the brand). blended_roas = net_sales /
 -- ad_spend, null on a day without spend; cost_per_order = ad_spend / orders, null on a day without orders.
--- A day with spend but no orders, or orders but no spend, still has a row.
+-- A day with spend but no orders, or orders but no spend, still has a row. Spend without a currency (Triple
+-- Whale's summary page names none) is taken to be in the shop's currency.
 -- Caveats: Triple Whale's days are the shop's time zone and daily_sales' are UTC days; a refund recorded
 -- later lowers the net_sales of its order's day. docs/analytics.md#blended_roas
 --
 -- Athena engine 3 (Trino) SQL over the processed database; the local engine runs it translated by sqlglot.
-WITH spend AS (
-    SELECT day, currency, sum(blended_ad_spend) AS ad_spend
+WITH shop_currency AS (
+    -- Triple Whale's summary page names no currency: its figures are in the shop's, the currency most of the
+    -- shop's counted orders are in.
+    SELECT currency FROM daily_sales GROUP BY currency ORDER BY sum(orders) DESC, currency LIMIT 1
+),
+spend AS (
+    SELECT day, coalesce(currency, (SELECT currency FROM shop_currency)) AS currency, sum(blended_ad_spend) AS ad_spend
     FROM marketing_daily
-    GROUP BY day, currency
+    GROUP BY day, coalesce(currency, (SELECT currency FROM shop_currency))
 )
 SELECT
     coalesce(s.day, d.day) AS day,
