@@ -1,8 +1,22 @@
 """Where commands send their AWS calls: the caller's account (``prod`` and other real environments) or
-the local cloud (``local``), whose endpoint comes from ``.local-cloud/endpoints.json``."""
+the local cloud (``local``), whose endpoint comes from ``.local-cloud/endpoints.json``.
+
+Every command that acts on an environment takes ``--env`` through :func:`add_env_argument`, and it is
+required everywhere. Defaulting to ``local`` would keep a forgotten ``--env`` away from AWS, but the
+platform's operators run these commands against production (erasures, purges, replays, redrives,
+rollbacks, deploys): with a default, a runbook step typed without ``--env`` would run against whatever
+local cloud happens to be up and report success, and the production request would silently not be done.
+A required ``--env`` costs typing ``--env local`` on a laptop; argparse refuses its absence before any
+call, and every command line (shell history, runbook, ticket) names where it acted.
+
+Stack outputs are read only here: :func:`stack_output` (one), :func:`stack_outputs` (all, the stack must
+be deployed) and :func:`deployed_stack_outputs` (None when it is not), each a one-line ``UserError``
+naming the stack, and the output or the deploy command, when something is missing.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from dataclasses import dataclass, field
@@ -118,25 +132,67 @@ def target_for(environment: str, *, endpoint_url: str | None = None) -> Target:
     return Target(environment)
 
 
-def stack_output(target: Target, job: str, stack: str, output: str) -> str:
-    """An output of a manifest stack deployed in the target's environment; a UserError that says how to
-    deploy it when the stack or the output is missing, or the target cannot be reached."""
+# A stack in these states exists but was never deployed (a change set not executed; a first create rolled
+# back), as platformctl.deploy counts them too.
+NOT_DEPLOYED = {"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"}
+ENV_HELP = "environment: a folder of ci/environments (local, prod, ...)"
+
+
+def add_env_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--env`` option, the same in every command: required (see the module docstring)."""
+    parser.add_argument("--env", required=True, help=ENV_HELP)
+
+
+def stack_name(target: Target, job: str, stack: str) -> str:
+    """The CloudFormation name of manifest stack ``job/stack`` in the target's environment."""
     from platformctl.manifest import load_manifest
     from platformctl.params import brand_of
 
     manifest = load_manifest()
-    entry = manifest.select(job, stack)[0]
-    name = entry.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
+    return manifest.select(job, stack)[0].stack_name(brand_of(target.environment, manifest.stacks), target.environment)
+
+
+def deployed_stack_outputs(target: Target, job: str, stack: str) -> dict[str, str] | None:
+    """The outputs of manifest stack ``job/stack`` in the target's environment; None when it is not deployed.
+    A UserError when the target cannot be reached or refuses the call."""
+    name = stack_name(target, job, stack)
     try:
         description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except botocore.exceptions.ClientError:
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationError" or "does not exist" in str(error.get("Message", "")):
+            return None
+        raise UserError(f"cannot read stack {name} in {target.environment}: {error.get('Message') or exc}") from None
+    except botocore.exceptions.NoCredentialsError:
         raise UserError(
-            f"stack {name} is not deployed in {target.environment}: deploy it first "
-            f"(platformctl deploy --env {target.environment} --job {job} --stack {stack})"
+            "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
         ) from None
     except botocore.exceptions.EndpointConnectionError:
-        raise UserError(f"cannot reach {target.endpoint_url or 'AWS'}: is the local cloud running?") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+        raise UserError(
+            f"cannot reach {target.endpoint_url or 'AWS'}: "
+            + ("is the local cloud running?" if target.is_local else "check your network")
+        ) from None
+    if description.get("StackStatus") in NOT_DEPLOYED:
+        return None
+    return {str(o["OutputKey"]): str(o["OutputValue"]) for o in description.get("Outputs", [])}
+
+
+def stack_outputs(target: Target, job: str, stack: str) -> dict[str, str]:
+    """The outputs of manifest stack ``job/stack`` deployed in the target's environment; a UserError that
+    says how to deploy it when it is not deployed."""
+    outputs = deployed_stack_outputs(target, job, stack)
+    if outputs is None:
+        raise UserError(
+            f"stack {stack_name(target, job, stack)} is not deployed in {target.environment}: deploy it first "
+            f"(platformctl deploy --env {target.environment} --job {job} --stack {stack})"
+        )
+    return outputs
+
+
+def stack_output(target: Target, job: str, stack: str, output: str) -> str:
+    """One output of a manifest stack deployed in the target's environment; a UserError that says how to
+    deploy it when the stack or the output is missing, or the target cannot be reached."""
+    outputs = stack_outputs(target, job, stack)
     if output not in outputs:
-        raise UserError(f"stack {name} has no output {output}; redeploy it")
-    return str(outputs[output])
+        raise UserError(f"stack {stack_name(target, job, stack)} has no output {output}; redeploy it")
+    return outputs[output]

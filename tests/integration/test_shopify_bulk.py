@@ -364,6 +364,8 @@ def test_platformctl_bulk_start_wait_and_status(
         [
             "bulk",
             "start",
+            "--env",
+            "local",
             "--since",
             WINDOW["since"],
             "--until",
@@ -381,13 +383,13 @@ def test_platformctl_bulk_start_wait_and_status(
     assert "objects" in out
     assert "elapsed" in out
     name = out.split("started ", 1)[1].split(" ", 1)[0]
-    assert main(["bulk", "status", name]) == 0
+    assert main(["bulk", "status", name, "--env", "local"]) == 0
     status = capsys.readouterr().out
     assert "SUCCEEDED" in status
     assert "objects written" in status
     assert "Order" in status
     assert "LineItem" in status
-    assert main(["bulk", "status"]) == 0
+    assert main(["bulk", "status", "--env", "local"]) == 0
     assert name in capsys.readouterr().out
 
 
@@ -396,7 +398,9 @@ def test_platformctl_bulk_start_reports_a_failure(
 ) -> None:
     monkeypatch.setenv("PLATFORMCTL_ENDPOINTS_FILE", str(env["cloud"].endpoints_file))
     control(env, outcome={"status": "FAILED", "error_code": "ACCESS_DENIED"}, scopes=["read_orders"])
-    assert main(["bulk", "start", "--since", WINDOW["since"], "--until", WINDOW["until"], "--wait"]) == 1
+    assert (
+        main(["bulk", "start", "--env", "local", "--since", WINDOW["since"], "--until", WINDOW["until"], "--wait"]) == 1
+    )
     out = capsys.readouterr().out
     assert "FAILED" in out
     assert "BulkAccessDeniedError" in out

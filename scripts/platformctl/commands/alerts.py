@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from platformctl.aws_target import add_env_argument
 from platformctl.durations import parse_since
 from platformctl.errors import UserError
 
@@ -173,7 +174,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment: local, prod, ...")
+    add_env_argument(parser)
     parser.add_argument("--since", default="24h", help="how far back: 30s, 15m, 12h, 2d (default 24h)")
     parser.add_argument("--json", action="store_true", help="print the alerts as JSON")
     parser.set_defaults(func=command)

@@ -22,10 +22,8 @@ from typing import Any, TextIO
 
 import botocore.exceptions
 
-from platformctl.aws_target import Target, stack_output, target_for
+from platformctl.aws_target import Target, add_env_argument, deployed_stack_outputs, stack_output, target_for
 from platformctl.errors import UserError
-from platformctl.manifest import load_manifest
-from platformctl.params import brand_of
 
 RESOURCES = ("orders", "customers", "products")  # common.shopify_bulk.RESOURCES (the functions validate too)
 DEFAULT_RESOURCE = "orders"
@@ -52,7 +50,7 @@ def register(subparsers: Any) -> None:
     )
     sub = bulk.add_subparsers(dest="bulk_command", required=True)
     start = sub.add_parser("start", help="start a run: incremental (since the watermark) or a backfill window")
-    start.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    add_env_argument(start)
     start.add_argument(
         "--resource", choices=RESOURCES, default=DEFAULT_RESOURCE, help="what to export (default: orders)"
     )
@@ -68,7 +66,7 @@ def register(subparsers: Any) -> None:
     start.set_defaults(func=cmd_start)
     status = sub.add_parser("status", help="recent runs, or one run in detail")
     status.add_argument("execution", nargs="?", help="execution name or ARN (default: list recent runs)")
-    status.add_argument("--env", default="local", help="environment (default: local)")
+    add_env_argument(status)
     status.add_argument("--limit", type=int, default=10, help="how many recent runs to list")
     status.set_defaults(func=cmd_status)
 
@@ -118,17 +116,8 @@ def state_machine_arn(target: Target) -> str:
     return stack_output(target, *STACK, OUTPUT)
 
 
-def lake_bucket(target: Target, environment: str) -> str | None:
-    manifest = load_manifest()
-    stack = manifest.select("shared", "data-lake")[0]
-    try:
-        description = target.client("cloudformation").describe_stacks(
-            StackName=stack.stack_name(brand_of(environment, manifest.stacks), environment)
-        )["Stacks"][0]
-    except botocore.exceptions.ClientError:
-        return None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-    return outputs.get("DataLakeBucketName")
+def lake_bucket(target: Target) -> str | None:
+    return (deployed_stack_outputs(target, "shared", "data-lake") or {}).get("DataLakeBucketName")
 
 
 def _human(count: float | None) -> str:
@@ -252,7 +241,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(f"  follow it with: platformctl bulk status {name} --env {args.env}")
         return 0
     description = watch(sfn, execution["executionArn"], sys.stdout)
-    return _report_end(description, sys.stdout, lake_bucket(target, args.env))
+    return _report_end(description, sys.stdout, lake_bucket(target))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -272,13 +261,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         for row in rows:
             print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if len(rows) == 1:
-            print("no runs yet: start one with `platformctl bulk start`")
+            print(f"no runs yet: start one with `platformctl bulk start --env {args.env}`")
         return 0
     execution_arn = _resolve_execution(arn, args.execution)
     try:
         description = sfn.describe_execution(executionArn=execution_arn)
     except botocore.exceptions.ClientError:
-        raise UserError(f"no execution {args.execution} of {arn}; list them with `platformctl bulk status`") from None
+        raise UserError(
+            f"no execution {args.execution} of {arn}; list them with `platformctl bulk status --env {args.env}`"
+        ) from None
     seen = progress(sfn, execution_arn)
     run = seen.get("run") or {}
     window = run.get("window") or json.loads(description.get("input") or "{}")
@@ -291,7 +282,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if run.get("operation_id"):
         print(f"operation  {run['operation_id']} (run {run.get('run_id')})")
     print(f"progress   {progress_line(description['status'], seen, (stop - description['startDate']).total_seconds())}")
-    bucket = lake_bucket(target, args.env)
+    bucket = lake_bucket(target)
     code = _report_end(description, sys.stdout, bucket) if description["status"] in TERMINAL else 0
     if bucket and run.get("run_id"):
         _print_manifest(target, bucket, str(run["run_id"]))

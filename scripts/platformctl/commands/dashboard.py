@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from platformctl.aws_target import add_env_argument
 from platformctl.durations import parse_since
 from platformctl.errors import UserError
 
@@ -89,7 +90,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment: local, prod, ...")
+    add_env_argument(parser)
     parser.add_argument("--out", help="the HTML file to write (default: .local-cloud/dashboard.html for local)")
     parser.add_argument("--since", help="how far back to show (3h, 90m, 2d, PT12H; default: the dashboards' 12 h)")
     parser.set_defaults(func=command)

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import botocore.exceptions
 
-from platformctl.aws_target import Target, stack_output, target_for
+from platformctl.aws_target import Target, add_env_argument, stack_output, target_for
 from platformctl.errors import UserError
 
 
@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
     sub = glue.add_subparsers(dest="glue_command", required=True)
     run = sub.add_parser("run", help="run a Glue job now")
     run.add_argument("--job", choices=sorted(JOBS), default=DEFAULT_JOB, help=f"the job (default: {DEFAULT_JOB})")
-    run.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    add_env_argument(run)
     run.add_argument(
         "--lookback-days",
         type=int,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from platformctl.aws_target import LOCAL_STATE_DIR, target_for
+from platformctl.aws_target import LOCAL_STATE_DIR, add_env_argument, target_for
 from platformctl.errors import UserError
 from platformctl.iam.actions import known_actions
 from platformctl.iam.report import granted, unused
@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="iam_command", required=True)
     report = sub.add_parser("report", help="per role, the granted permissions no request used so far")
-    report.add_argument("--env", required=True, help="environment: only local keeps a record of requests")
+    add_env_argument(report)  # only local keeps a record of requests: the command refuses the others
     report.add_argument("--role", help="only this role (name)")
     report.add_argument("--usage-file", help=f"the record to read (default: .local-cloud/{USAGE_FILE})")
     report.set_defaults(func=command)

@@ -45,6 +45,7 @@ from typing import Any, Protocol, TextIO
 
 import botocore.exceptions
 
+from platformctl.aws_target import add_env_argument, deployed_stack_outputs, target_for
 from platformctl.errors import UserError
 from platformctl.manifest import REPO_ROOT
 
@@ -143,44 +144,26 @@ def environment_settings(environment: str) -> tuple[str, str]:
     return brand_of(environment, manifest.stacks), shop
 
 
-def _outputs(target: Any, brand: str, job: str, stack: str) -> dict[str, str] | None:
-    """A deployed manifest stack's outputs; None when it is not deployed."""
-    from platformctl.manifest import load_manifest
-
-    name = load_manifest().select(job, stack)[0].stack_name(brand, target.environment)
-    try:
-        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except botocore.exceptions.ClientError:
-        return None
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.NoCredentialsError):
-        raise UserError(
-            f"cannot reach {target.endpoint_url or 'AWS'}: "
-            + ("is the local cloud running?" if target.is_local else "check your credentials and network")
-        ) from None
-    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-
-
 def resolve(environment: str, *, endpoint_url: str | None = None) -> Platform:
     """The environment's platform: its lake (required), the privacy workflow, the tables.
     ``endpoint_url`` names a local cloud other than the one in ``.local-cloud/endpoints.json``."""
-    from platformctl.aws_target import target_for
 
     brand, shop = environment_settings(environment)
     target = target_for(environment, endpoint_url=endpoint_url)
-    lake = _outputs(target, brand, *LAKE_STACK) or {}
+    lake = deployed_stack_outputs(target, *LAKE_STACK) or {}
     if "DataLakeBucketName" not in lake:
         raise UserError(
             f"the lake is not deployed in {environment}: deploy it first "
             f"(platformctl deploy --env {environment} --job shared)"
         )
     platform = Platform(environment, brand, shop.strip().lower(), target.client, lake["DataLakeBucketName"])
-    privacy = _outputs(target, brand, *PRIVACY_STACK)
+    privacy = deployed_stack_outputs(target, *PRIVACY_STACK)
     if privacy is None:
         platform.notes.append(f"the privacy job is not deployed in {environment}")
     else:
         platform.state_machine_arn = privacy.get("PrivacyStateMachineArn")
         platform.index_table = privacy.get("PrivacyIndexTableName")
-    tables = _outputs(target, brand, *TABLES_STACK) or {}
+    tables = deployed_stack_outputs(target, *TABLES_STACK) or {}
     platform.hot_stores = tuple(tables[name] for name in HOT_STORE_OUTPUTS if name in tables)
     return platform
 
@@ -871,7 +854,7 @@ def cmd_purge_shop(args: argparse.Namespace) -> int:
 
 
 def _add_person(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, help="environment: a folder of ci/environments (local, prod, ...)")
+    add_env_argument(parser)
     parser.add_argument(
         "--customer-id", action="append", metavar="ID", help="Shopify customer id (repeatable; gid:// accepted)"
     )
@@ -919,18 +902,18 @@ def register(subparsers: Any) -> None:
     _add_person(export)
     export.set_defaults(func=cmd_export)
     status_parser = commands.add_parser("status", help="a request's record, executions and audit entry")
-    status_parser.add_argument("--env", required=True, help="environment (local, prod, ...)")
+    add_env_argument(status_parser)
     status_parser.add_argument("--request-id", required=True, help="the request id (32 hex)")
     status_parser.set_defaults(func=cmd_status)
     resume_parser = commands.add_parser(
         "resume", help="start a request again where it stopped (<id>-resume-<n>, same input)"
     )
-    resume_parser.add_argument("--env", required=True, help="environment (local, prod, ...)")
+    add_env_argument(resume_parser)
     resume_parser.add_argument("--request-id", required=True, help="the request id (32 hex)")
     resume_parser.add_argument("--wait", action="store_true", help="follow the execution to its end")
     resume_parser.set_defaults(func=cmd_resume)
     fetch_parser = commands.add_parser("fetch", help="download an access request's export (exports/privacy/<id>/)")
-    fetch_parser.add_argument("--env", required=True, help="environment (local, prod, ...)")
+    add_env_argument(fetch_parser)
     fetch_parser.add_argument("--request-id", required=True, help="the request id (32 hex)")
     fetch_parser.add_argument("--out", required=True, metavar="FILE", help="a new file (never overwritten)")
     fetch_parser.set_defaults(func=cmd_fetch)
@@ -945,7 +928,7 @@ def register(subparsers: Any) -> None:
             "Runbook: docs/runbooks/shopify-shop-redact-received.md"
         ),
     )
-    purge.add_argument("--env", required=True, help="environment (local, prod, ...)")
+    add_env_argument(purge)
     purge.add_argument(
         "--confirm", required=True, metavar="DOMAIN", help="the environment's shop domain, typed exactly (ShopDomain)"
     )

@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from platformctl.analytics.output import FORMATS, Result, render
-from platformctl.aws_target import Target, stack_output, target_for
+from platformctl.aws_target import Target, add_env_argument, stack_output, target_for
 
 
 def processed_database(target: Target) -> str:
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment: local (the local cloud) or a deployed one")
+    add_env_argument(parser)
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("sql", help='one SQL statement, e.g. "SELECT * FROM daily_sales ORDER BY day"')
     parser.set_defaults(func=command)

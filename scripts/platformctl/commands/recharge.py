@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from platformctl.aws_target import add_env_argument
 from platformctl.errors import UserError
 
 URL_PLACEHOLDER = "https://<api-id>.execute-api.<region>.amazonaws.com/recharge/webhooks/<path-token>"
@@ -165,7 +166,7 @@ def register(subparsers: Any) -> None:
             "(key path_token). Register it, or its per-topic form (--topic), as each webhook's address."
         ),
     )
-    url.add_argument("--env", default="local", help="environment (default: local, the running local cloud)")
+    add_env_argument(url)
     url.add_argument("--topic", help="the per-topic URL, e.g. subscription/cancelled (recommended)")
     url.add_argument("--edge", action="store_true", help="through the CloudFront + WAF front (EdgeFront=enabled)")
     url.set_defaults(func=cmd_url)

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from platformctl.aws_target import add_env_argument, stack_outputs, target_for
 from platformctl.errors import UserError
 
 STACK_KEY = ("shopify", "eventbridge-rules")
@@ -38,22 +39,9 @@ ENTITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 VISIBILITY_SECONDS = 120  # a message being redriven stays hidden this long; left alone it reappears
 
 
-def stack_outputs(target: Any, manifest: Any | None = None) -> dict[str, str]:
+def rules_outputs(target: Any) -> dict[str, str]:
     """The outputs of the deployed shopify/eventbridge-rules stack of the target's environment."""
-    from platformctl.manifest import load_manifest
-    from platformctl.params import brand_of
-
-    manifest = manifest or load_manifest()
-    stack = manifest.select(*STACK_KEY)[0]
-    name = stack.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
-    try:
-        description = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except Exception as exc:  # noqa: BLE001 - botocore's errors differ by cause; all mean "not reachable"
-        raise UserError(
-            f"cannot read stack {name}: {exc}; deploy it first (platformctl deploy --env {target.environment} "
-            "--job shopify --stack eventbridge-rules)"
-        ) from None
-    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    return stack_outputs(target, *STACK_KEY)
 
 
 def original_event(body: str) -> Mapping[str, Any] | None:
@@ -124,7 +112,7 @@ def redrive(
     if entity not in ENTITIES:
         raise UserError(f"unknown DLQ {entity!r}: one of {', '.join(ENTITIES)}")
     queue_prefix, function_prefix, _ = ENTITIES[entity]
-    outputs = outputs if outputs is not None else stack_outputs(target)
+    outputs = outputs if outputs is not None else rules_outputs(target)
     queue_url = outputs.get(f"{queue_prefix}DlqUrl")
     function = outputs.get(f"{function_prefix}FunctionName")
     if not queue_url or not function:
@@ -175,8 +163,6 @@ def _topic(event: Mapping[str, Any]) -> str:
 
 
 def command(args: argparse.Namespace) -> int:
-    from platformctl.aws_target import target_for
-
     if args.max is not None and args.max < 1:
         raise UserError("--max must be at least 1")
     result = redrive(target_for(args.env), args.dlq, limit=args.max, dry_run=args.dry_run)
@@ -190,7 +176,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment: local, prod, ...")
+    add_env_argument(parser)
     parser.add_argument("--dlq", required=True, choices=sorted(ENTITIES), help="which entity's DLQ")
     parser.add_argument("--max", type=int, help="redrive at most this many messages")
     parser.add_argument("--dry-run", action="store_true", help="list what would be redriven; change nothing")

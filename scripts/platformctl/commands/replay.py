@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from platformctl.commands.redrive import ENTITIES, stack_outputs
+from platformctl.aws_target import add_env_argument, stack_output, target_for
+from platformctl.commands.redrive import ENTITIES, rules_outputs
 from platformctl.errors import UserError
 
 FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED"}
@@ -79,7 +80,7 @@ def replay_archive(
 ) -> dict[str, Any]:
     """Start an archive replay of ``entities``' rules for [since, until]; follow it unless ``wait`` is off."""
     out = out or sys.stdout
-    outputs = outputs if outputs is not None else stack_outputs(target)
+    outputs = outputs if outputs is not None else rules_outputs(target)
     events = target.client("events")
     bus_name, bus_arn, archive_arn = (
         outputs.get("EventBusName"),
@@ -185,7 +186,7 @@ def replay_lake(
 ) -> LakeReplay:
     """Hand every raw event of ``entities`` whose envelope time is in [since, until] to its processor."""
     out = out or sys.stdout
-    outputs = outputs if outputs is not None else stack_outputs(target)
+    outputs = outputs if outputs is not None else rules_outputs(target)
     s3, lam = target.client("s3"), target.client("lambda")
     sent = skipped = 0
     for entity in entities:
@@ -225,13 +226,11 @@ def replay_lake(
 
 
 def command(args: argparse.Namespace) -> int:
-    from platformctl.aws_target import target_for
-
     since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
     _window(since, until)
     entities = list(dict.fromkeys(args.entity or ENTITIES))
     target = target_for(args.env)
-    outputs = stack_outputs(target)
+    outputs = rules_outputs(target)
     if args.from_lake:
         bucket = _lake_bucket(target)
         replay_lake(target, entities, since, until, bucket=bucket, dry_run=args.dry_run, outputs=outputs)
@@ -243,17 +242,7 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _lake_bucket(target: Any) -> str:
-    from platformctl.manifest import load_manifest
-    from platformctl.params import brand_of
-
-    manifest = load_manifest()
-    stack = manifest.select("shared", "data-lake")[0]
-    name = stack.stack_name(brand_of(target.environment, manifest.stacks), target.environment)
-    outputs = target.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "DataLakeBucketName":
-            return str(output["OutputValue"])
-    raise UserError(f"stack {name} has no DataLakeBucketName output")
+    return stack_output(target, "shared", "data-lake", "DataLakeBucketName")
 
 
 def register(subparsers: Any) -> None:
@@ -263,7 +252,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment: local, prod, ...")
+    add_env_argument(parser)
     parser.add_argument("--since", required=True, help="window start, ISO-8601 (UTC unless an offset is given)")
     parser.add_argument("--until", required=True, help="window end, ISO-8601")
     parser.add_argument("--entity", action="append", choices=sorted(ENTITIES), help="only this entity (repeatable)")

@@ -11,9 +11,11 @@ import argparse
 import time
 from typing import Any
 
+from platformctl.aws_target import add_env_argument
+
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from platformctl.cli import deployer_for
+    from platformctl.commands.deploy import deployer_for
 
     deployer = deployer_for(args)
     ledger = deployer.ledger()
@@ -32,7 +34,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     rollback = sub.add_parser("rollback", help="redeploy a job as an earlier deployment (ledger record) left it")
-    rollback.add_argument("--env", required=True, help="environment: a folder of ci/environments")
+    add_env_argument(rollback)
     rollback.add_argument("--job", required=True, help="the job to roll back (see ci/ingestion_jobs.json)")
     rollback.add_argument("--to", metavar="DEPLOYMENT", help="a deployment id (default: the last good one before)")
     rollback.add_argument("--ci", action="store_true", help="as the pipeline does: bootstrap stacks skipped")

@@ -214,7 +214,15 @@ class _Bill:
         return [
             *self._compute(),
             *self._dynamodb(),
-            *_s3_lines(self.price["s3"], self.totals, self.facts, self.assume, self.orders, self.history_days),
+            *_s3_lines(
+                self.price["s3"],
+                self.totals,
+                self.facts,
+                self.assume,
+                self.orders,
+                self.history_days,
+                _processed_bytes_per_order(self.measured),
+            ),
             *self._events(),
             *self._glue(),
             *self._cloudwatch(),
@@ -336,6 +344,14 @@ def estimate(
     return Estimate(orders_per_day, region, tuple(lines), bill.days)
 
 
+def _processed_bytes_per_order(measured: dict[str, Any]) -> float:
+    """Parquet bytes per order in processed/ (orders_enriched and order_line_items), from the measured Glue run."""
+    extra = measured.get("glue:orders_enriched", {}).get("extra", {})
+    if "processed_bytes_per_order" not in extra:
+        raise UserError("units.json has no glue:orders_enriched unit: run `platformctl cost measure --write`")
+    return float(extra["processed_bytes_per_order"])
+
+
 def _raw_bytes(figures: dict[str, Any]) -> float:
     """A webhook's size: the lake keeps the EventBridge event verbatim under raw/."""
     return float(figures["s3_written"].get("raw", {}).get("bytes", 0.0))
@@ -361,6 +377,7 @@ def _s3_lines(
     assumptions: dict[str, Any],
     orders_per_day: float,
     history_days: float,
+    processed_bytes_per_order: float,
 ) -> list[Line]:
     lake = "shared/data-lake."
     ia_after = float(facts.parameters.get(lake + "RawInfrequentAccessDays", 30))
@@ -385,7 +402,7 @@ def _s3_lines(
             glacier += daily * max(0.0, kept - glacier_after) / GB
         else:
             standard += gb
-    processed = orders_per_day * float(assumptions["processed_bytes_per_order"]) * history_days / GB
+    processed = orders_per_day * processed_bytes_per_order * history_days / GB
     standard += processed
     by_zone["processed"] = by_zone.get("processed", 0.0) + processed
     zones = ", ".join(f"{zone} {gb:,.1f}" for zone, gb in sorted(by_zone.items()))

@@ -61,7 +61,17 @@ UNITS: dict[str, Any] = {
             "dynamodb_items": {"orders": {"items": 1.0, "bytes": 1000.0, "mean_item_bytes": 1500.0}},
             "per_environment_calls": {"order": ["secretsmanager:GetSecretValue"]},
             "extra": {"bus_events": 1.0},
-        }
+        },
+        "glue:orders_enriched": {
+            "measured_events": 1,
+            "calls": {},
+            "request_bytes": {},
+            "response_bytes": {},
+            "s3_written": {},
+            "invocations": {},
+            "dynamodb_items": {},
+            "extra": {"orders": 60.0, "processed_bytes_per_order": 0.0},
+        },
     }
 }
 
@@ -74,7 +84,6 @@ ASSUMPTIONS: dict[str, Any] = {
     "glue_job_minutes_per_run": 0.5,
     "glue_crawler_minutes_per_run": 3,
     "glue_crawler_dpus": 2,
-    "processed_bytes_per_order": 0,
     "lambda_platform_log_bytes_per_invocation": 320,
     "custom_metrics": 10,
     "kms_requests_per_bus_event": 2,

@@ -90,11 +90,11 @@ def test_the_job_table_agrees_with_the_templates(job: str) -> None:
 def test_the_command_takes_every_job_and_defaults_to_orders_enriched() -> None:
     parser = argparse.ArgumentParser()
     glue.register(parser.add_subparsers())
-    assert parser.parse_args(["glue", "run"]).job == "orders-enriched"
+    assert parser.parse_args(["glue", "run", "--env", "local"]).job == "orders-enriched"
     for job in glue.JOBS:
         assert parser.parse_args(["glue", "run", "--job", job, "--env", "prod"]).job == job
     with pytest.raises(SystemExit):
-        parser.parse_args(["glue", "run", "--job", "orders"])
+        parser.parse_args(["glue", "run", "--job", "orders", "--env", "local"])
     assert glue.WRITES == "processed/shopify/orders_enriched/"
 
 

@@ -15,7 +15,7 @@ from platformctl.errors import UserError
 
 
 def test_the_command_is_registered() -> None:
-    args = build_parser().parse_args(["bulk", "start", "--since", "2025-01-01", "--wait"])
+    args = build_parser().parse_args(["bulk", "start", "--env", "local", "--since", "2025-01-01", "--wait"])
     assert args.func is bulk.cmd_start
     assert args.env == "local"
     assert args.wait
@@ -40,10 +40,12 @@ def test_execution_input(since: str | None, until: str | None, steps: int | None
 
 
 def test_the_resource_is_chosen_with_orders_by_default() -> None:
-    assert build_parser().parse_args(["bulk", "start"]).resource == "orders"
-    assert build_parser().parse_args(["bulk", "start", "--resource", "products"]).resource == "products"
+    assert build_parser().parse_args(["bulk", "start", "--env", "local"]).resource == "orders"
+    assert (
+        build_parser().parse_args(["bulk", "start", "--env", "local", "--resource", "products"]).resource == "products"
+    )
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["bulk", "start", "--resource", "inventory"])
+        build_parser().parse_args(["bulk", "start", "--env", "local", "--resource", "inventory"])
     # Absent means orders to the workflow: an orders run's input stays what it always was.
     assert bulk.execution_input(None, None, None, "orders") == {}
     assert bulk.execution_input("2025-01-01", None, None, "customers") == {
