@@ -62,3 +62,28 @@ def partition_files(root: Path) -> dict[str, float]:
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(tmp_path / "lake")
+
+
+# The catalog tables of the jobs' outputs: (template under infrastructure/, logical id).
+CATALOG_TABLES = {
+    "orders_enriched": ("shopify/glue-jobs.yaml", "OrdersEnrichedTable"),
+    "order_line_items": ("shopify/glue-jobs.yaml", "OrderLineItemsTable"),
+    "customers": ("analytics/curated-tables.yaml", "CustomersTable"),
+    "products": ("analytics/curated-tables.yaml", "ProductsTable"),
+    "subscriptions": ("analytics/curated-tables.yaml", "SubscriptionsTable"),
+    "subscription_charges": ("analytics/curated-tables.yaml", "SubscriptionChargesTable"),
+    "marketing_daily": ("analytics/curated-tables.yaml", "MarketingDailyTable"),
+}
+
+
+def assert_catalog_declares(table: str, written: Any) -> None:
+    """The catalog table lists exactly the columns Spark wrote (``written``: its schema), in its order, with the
+    types Athena reads them as, the partition column as its partition key."""
+    from platformctl.templates import load_template
+    from tests.conftest import REPO_ROOT
+
+    template, logical_id = CATALOG_TABLES[table]
+    table_input = load_template(REPO_ROOT / "infrastructure" / template)["Resources"][logical_id]["Properties"]
+    declared = [(c["Name"], c["Type"]) for c in table_input["TableInput"]["StorageDescriptor"]["Columns"]]
+    declared += [(c["Name"], c["Type"]) for c in table_input["TableInput"]["PartitionKeys"]]
+    assert [(f.name, f.dataType.simpleString()) for f in written.fields] == declared, table

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 import marketing_daily as md
 import marketing_daily_job as job
 from tests.conftest import shared_fixture_path
-from tests.glue.conftest import Lake, parquet_rows
+from tests.glue.conftest import Lake, assert_catalog_declares, parquet_rows
 
 pytestmark = pytest.mark.slow
 TODAY = date(2026, 11, 26)
@@ -42,6 +42,7 @@ def test_the_real_summary_page_becomes_a_row_of_its_metrics(spark: SparkSession,
     assert empty["orders"] is None
     written = spark.read.parquet(f"{lake.uri}/{job.OUTPUT}/").schema
     assert tuple(f.name for f in written.fields) == md.OUTPUT_COLUMNS
+    assert_catalog_declares("marketing_daily", written)
     assert {f.name: f.dataType.simpleString() for f in written.fields}["day"] == "date"
 
     # a re-run of 2026-11-25 overwrites its page: only that partition changes

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 import orders_enriched as oe
 import orders_enriched_job as job
 from tests.conftest import COPIED_FIXTURES
-from tests.glue.conftest import Lake, parquet_rows
+from tests.glue.conftest import Lake, assert_catalog_declares, parquet_rows
 from tests.unit.shopify.support import envelope
 
 pytestmark = pytest.mark.slow
@@ -110,6 +110,7 @@ def test_each_line_item_is_a_row_with_figures_computed_by_hand(spark: SparkSessi
 def test_the_written_schema_is_the_contracts(spark: SparkSession, built: Lake) -> None:
     written = spark.read.parquet(f"{built.uri}/{job.LINE_ITEMS_OUTPUT}/").schema
     assert tuple(f.name for f in written.fields) == oe.LINE_ITEM_OUTPUT_COLUMNS
+    assert_catalog_declares("order_line_items", written)
     types = {f.name: f.dataType.simpleString() for f in written.fields}
     assert types == {
         "order_id": "string", "line_item_id": "string", "created_at": "timestamp", "currency": "string",

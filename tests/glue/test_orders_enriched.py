@@ -15,7 +15,7 @@ import orders_enriched as oe
 import orders_enriched_job as job
 from platformctl.simulators.shopify_admin import order_lines
 from tests.conftest import COPIED_FIXTURES, load_shared_json
-from tests.glue.conftest import Lake
+from tests.glue.conftest import Lake, assert_catalog_declares
 from tests.unit.shopify.support import envelope
 
 pytestmark = pytest.mark.slow
@@ -236,14 +236,6 @@ def test_the_real_orders_create_sample_becomes_a_row(spark: SparkSession, lake: 
 
 
 def test_the_catalog_table_declares_the_types_spark_writes(spark: SparkSession, lake: Lake) -> None:
-    from platformctl.templates import load_template
-    from tests.conftest import REPO_ROOT
-
     lake.webhook(envelope("orders/create", order(), event_id="e1"))
     run(spark, lake)
-    written = spark.read.parquet(f"{lake.uri}/{job.OUTPUT}/").schema
-    template = load_template(REPO_ROOT / "infrastructure" / "shopify" / "glue-jobs.yaml")
-    table = template["Resources"]["OrdersEnrichedTable"]["Properties"]["TableInput"]
-    declared = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-    declared |= {c["Name"]: c["Type"] for c in table["PartitionKeys"]}
-    assert {f.name: f.dataType.simpleString() for f in written.fields} == declared
+    assert_catalog_declares("orders_enriched", spark.read.parquet(f"{lake.uri}/{job.OUTPUT}/").schema)

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 import recharge_curated as rc
 import recharge_curated_job as job
 from tests.conftest import load_shared_json
-from tests.glue.conftest import Lake, parquet_rows
+from tests.glue.conftest import Lake, assert_catalog_declares, parquet_rows
 
 pytestmark = pytest.mark.slow
 TODAY = date(2026, 11, 26)
@@ -72,6 +72,8 @@ def test_subscriptions_and_charges_from_real_shapes_newest_wins_and_deletes_are_
         for f in spark.read.parquet(f"{lake.uri}/{job.OUTPUTS['subscription_charges']}/").schema.fields
     }
     assert tuple(types) == rc.CHARGES_COLUMNS
+    for name in ("subscriptions", "subscription_charges"):
+        assert_catalog_declares(name, spark.read.parquet(f"{lake.uri}/{job.OUTPUTS[name]}/").schema)
     assert (types["subscription_ids"], types["total_refunds"], types["scheduled_at"]) == (
         "array<string>",
         "decimal(20,4)",

@@ -15,7 +15,7 @@ import orders_enriched_job
 import shopify_curated as sc
 import shopify_curated_job as job
 from tests.conftest import COPIED_FIXTURES, load_shared_json
-from tests.glue.conftest import Lake, parquet_rows
+from tests.glue.conftest import Lake, assert_catalog_declares, parquet_rows
 from tests.unit.shopify.support import envelope
 
 pytestmark = pytest.mark.slow
@@ -103,6 +103,7 @@ def test_customers_and_products_equal_hand_computed_rows(spark: SparkSession, la
     for name, columns in sc.OUTPUT_COLUMNS.items():
         written = spark.read.parquet(f"{lake.uri}/{job.OUTPUTS[name]}/").schema
         assert tuple(f.name for f in written.fields) == columns
+        assert_catalog_declares(name, written)
     types = {
         f.name: f.dataType.simpleString()
         for f in spark.read.parquet(f"{lake.uri}/{job.OUTPUTS['customers']}/").schema.fields

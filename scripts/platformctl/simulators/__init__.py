@@ -20,5 +20,5 @@ class Simulator(Protocol):
 
 
 SIMULATORS: dict[str, Callable[[Any], Simulator]] = {}
-SIMULATORS["shopify"] = lambda cloud: importlib.import_module("platformctl.simulators.shopify_admin").start(cloud)
+SIMULATORS["shopify"] = lambda cloud: importlib.import_module("platformctl.simulators.shopify.server").start(cloud)
 SIMULATORS["triplewhale"] = lambda cloud: importlib.import_module("platformctl.simulators.triplewhale").start(cloud)
