@@ -16,6 +16,13 @@ Two ways to write a version:
 - ``upsert_group_if_newer`` sets one group of attributes versioned apart from the item (a customer's
   marketing consent, which its own topics change): the group's version lives in ``<group>_version`` and
   ``<group>_event_id``, compared as the item's version is.
+
+Two one-way marks, which no version undoes: ``set_if_absent`` (a cart converted by an order) and
+``tombstone`` (a delete: ``TOMBSTONE``'s attributes, the first delete's kept; ``replace_if_newer``
+keeps them when told to, so a later state write never revives the resource).
+
+A side effect done once per version of an item (an alert) claims the version (``claim_version``, a
+claim that expires) and then records it done (``mark_version_done``).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ EVENT_ID = "source_event_id"
 UPDATED_AT = "source_updated_at"
 INGESTED_AT = "ingested_at"
 _RESERVED = {VERSION, EVENT_ID, UPDATED_AT, INGESTED_AT}
+TOMBSTONE = ("deleted", "deleted_at", "deleted_by_event_id")  # set by a delete, kept by state writes
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -273,3 +281,78 @@ def set_if_absent(client: DynamoDBClient, table: str, key: Mapping[str, Any], at
     )
     before = deserialize(response.get("Attributes", {}))
     return any(name not in before for name in attributes)
+
+
+def tombstone(
+    client: DynamoDBClient,
+    table: str,
+    key: Mapping[str, Any],
+    *,
+    deleted_at: datetime,
+    event_id: str,
+    also: Mapping[str, Any] | None = None,
+) -> bool:
+    """Mark the item deleted (``TOMBSTONE``, and the ``also`` attributes), keeping what it holds.
+
+    One-way, like ``set_if_absent``: a redelivered or second delete leaves the first one's mark, and a
+    delete that arrives before the resource's first state still leaves its mark. True when newly marked.
+    """
+    mark = dict(zip(TOMBSTONE, (True, iso_utc(deleted_at), event_id), strict=True))
+    return set_if_absent(client, table, key, {**(also or {}), **mark})
+
+
+def claim_version(
+    client: DynamoDBClient,
+    table: str,
+    key: Mapping[str, Any],
+    version: int,
+    *,
+    done: str,
+    claimed: str,
+    claimed_at: str,
+    now: float,
+    lease_seconds: float,
+) -> bool:
+    """Claim the item's ``version`` for a side effect done once per version (an alert's publish).
+
+    Refused (False) when ``done`` already holds ``version`` or a newer one, or when a claim on it is
+    younger than ``lease_seconds``: a claim whose side effect failed expires, so a retry does it. The
+    claimer records success with ``mark_version_done``.
+    """
+    try:
+        client.update_item(
+            TableName=table,
+            Key=serialize(key),
+            UpdateExpression="SET #c = :v, #t = :now",
+            ConditionExpression=(
+                "(attribute_not_exists(#p) OR #p < :v) AND "
+                "(attribute_not_exists(#c) OR #c < :v OR (#c = :v AND #t < :expired))"
+            ),
+            ExpressionAttributeNames={"#p": done, "#c": claimed, "#t": claimed_at},
+            ExpressionAttributeValues=serialize(
+                {":v": version, ":now": int(now), ":expired": int(now - lease_seconds)}
+            ),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_version_done(client: DynamoDBClient, table: str, key: Mapping[str, Any], version: int, *, done: str) -> bool:
+    """Record in ``done`` that ``version``'s side effect happened; False when it already holds it or a newer one."""
+    try:
+        client.update_item(
+            TableName=table,
+            Key=serialize(key),
+            UpdateExpression="SET #p = :v",
+            ConditionExpression="attribute_not_exists(#p) OR #p < :v",
+            ExpressionAttributeNames={"#p": done},
+            ExpressionAttributeValues=serialize({":v": version}),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

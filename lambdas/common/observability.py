@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,4 +36,14 @@ logger = Logger(utc=True, logger_handler=_StdoutHandler())
 tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+Result = TypeVar("Result")
+
+
+def lambda_entry(handler: Callable[[Any, Any], Result]) -> Callable[[Any, Any], Result]:
+    """``handler`` as an event function's entry point: a fresh log context per invocation, its trace
+    segment (without the response, which may be large) and its metrics flushed when it returns."""
+    traced = tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(handler))
+    return logger.inject_lambda_context(clear_state=True)(traced)  # type: ignore[no-any-return]
+
+
+__all__ = ["MetricUnit", "lambda_entry", "logger", "metrics", "tracer"]

@@ -29,12 +29,16 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from common.errors import TransientError
 from common.http_session import redirect_target, retrying_session
+
+if TYPE_CHECKING:
+    from common.secret_cache import CachedSecret
+    from common.settings import ShopAdminSettings
 
 TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 - a header name, not a secret
 
@@ -317,3 +321,12 @@ def _error_text(response: requests.Response) -> str:
             return _clip("; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors))
         return _clip(str(errors))
     return _clip(str(body))
+
+
+def shop_admin_client(settings: ShopAdminSettings, secret: CachedSecret) -> ShopifyAdminClient:
+    """The client of the shop a function's settings name, its token read from ``secret``."""
+    return ShopifyAdminClient(
+        url=admin_api_url(settings.shop_domain, settings.api_version, settings.admin_base_url or None),
+        access_token=lambda: secret.key("access_token"),
+        max_throttle_wait_seconds=settings.max_throttle_wait_seconds,
+    )

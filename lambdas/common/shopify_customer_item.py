@@ -8,7 +8,8 @@ attributes, each versioned on its own so that any delivery order converges to in
   (``common.hotstore.upsert_if_newer``);
 - ``email_marketing_consent`` and ``sms_marketing_consent``, each versioned by its own
   ``consent_updated_at`` (``common.hotstore.upsert_group_if_newer``);
-- the deletion mark of customers/delete (written by the processor only).
+- the deletion mark of customers/delete (``delete_customer``, a ``common.hotstore.tombstone``; written
+  by the processor only).
 
 Names, e-mail addresses, phone numbers, street addresses and notes stay in the raw lake only.
 """
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import shopify_events as se
-from common.hotstore import Outcome, SourceVersion, upsert_group_if_newer, upsert_if_newer
+from common.hotstore import Outcome, SourceVersion, tombstone, upsert_group_if_newer, upsert_if_newer
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -139,3 +140,17 @@ def write_customer(
         )
     outcomes += [write_consent(client, table, customer_id, c, event_id) for c in consents]
     return outcomes
+
+
+def delete_customer(
+    client: DynamoDBClient, table: str, customer_id: str, *, deleted_at: datetime, event_id: str
+) -> bool:
+    """customers/delete: the tombstone on the customer's item (what was known stays). True when newly marked."""
+    return tombstone(
+        client,
+        table,
+        customer_key(customer_id),
+        deleted_at=deleted_at,
+        event_id=event_id,
+        also={"shopify_customer_id": customer_id},
+    )

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from common import commerce_rules as rules
 from common import shopify_events as se
-from common.hotstore import Replaced, SourceVersion, replace_if_newer
+from common.hotstore import TOMBSTONE, Replaced, SourceVersion, replace_if_newer, tombstone
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ORDER_RECORD = "ORDER"
-TOMBSTONE = ("deleted", "deleted_at", "deleted_by_event_id")  # set by orders/delete, kept by state writes
 MAX_LINE_ITEMS = 500  # keeps an item far below DynamoDB's 400 KB; the lake has every line
 
 
@@ -146,3 +145,9 @@ def write_order(
     return replace_if_newer(
         client, table, order_key(order_id), attributes, version, updated_at=updated_at, keep=TOMBSTONE
     )
+
+
+def delete_order(client: DynamoDBClient, table: str, order_id: str, *, deleted_at: datetime, event_id: str) -> bool:
+    """orders/delete: the tombstone on the order's item (what was known stays, and state writes keep it).
+    True when newly marked."""
+    return tombstone(client, table, order_key(order_id), deleted_at=deleted_at, event_id=event_id)

@@ -25,7 +25,10 @@ from common.errors import BadInput
 from common.shopify_events import ShopifyEvent, shopify_id
 
 if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
     from common.secret_cache import CachedSecret
+    from common.settings import ShopifyAdminSettings
     from common.shopify_admin import ShopifyAdminClient
 
 MONEY = "shopMoney { amount currencyCode }"
@@ -82,7 +85,7 @@ FULFILLMENT_QUERY = """query FulfillmentForWebhook($id: ID!) {
     location { legacyResourceId }
     service { serviceName }
     trackingInfo { company number url }
-    fulfillmentLineItems(first: 250) { nodes { quantity lineItem { legacyResourceId } } }
+    fulfillmentLineItems(first: 250) { nodes { quantity lineItem { id } } }
   }
 }"""
 
@@ -105,6 +108,13 @@ def _lower(value: Any) -> str | None:
 def _legacy_id(node: Any) -> int | None:
     if isinstance(node, Mapping) and node.get("legacyResourceId") not in (None, ""):
         return int(shopify_id(node["legacyResourceId"], "legacyResourceId"))
+    return None
+
+
+def _gid_number(node: Any, what: str) -> int | None:
+    """The numeric id in a node's ``id`` (a GID): for types such as LineItem that have no legacyResourceId."""
+    if isinstance(node, Mapping) and node.get("id") not in (None, ""):
+        return int(shopify_id(node["id"], what))
     return None
 
 
@@ -138,7 +148,7 @@ def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         price = _money_set(item.get("originalUnitPriceSet"))
         line_items.append(
             {
-                "id": int(shopify_id(item["id"], "line item id")) if item.get("id") else None,
+                "id": _gid_number(item, "line item id"),
                 "quantity": item.get("quantity"),
                 "sku": item.get("sku"),
                 "title": item.get("title"),
@@ -285,7 +295,7 @@ def fulfillment_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "tracking_numbers": numbers,
         "tracking_urls": [t["url"] for t in tracking if t.get("url")],
         "line_items": [
-            {"id": _legacy_id(item.get("lineItem")), "quantity": item.get("quantity")}
+            {"id": _gid_number(item.get("lineItem"), "fulfillment line item id"), "quantity": item.get("quantity")}
             for item in _nodes(node.get("fulfillmentLineItems"))
         ],
     }
@@ -330,6 +340,23 @@ class ResourceFetcher:
         self._secret = secret
         self._max_wait = max_throttle_wait_seconds
         self._client: ShopifyAdminClient | None = None
+
+    @classmethod
+    def of(cls, settings: ShopifyAdminSettings, secretsmanager: SecretsManagerClient | None = None) -> ResourceFetcher:
+        """The fetcher a function's settings describe; the secret read through ``secretsmanager`` when
+        given, else through ``common.aws``'s client on first use."""
+        secret = None
+        if secretsmanager is not None:
+            from common.secret_cache import CachedSecret
+
+            secret = CachedSecret(secretsmanager, settings.secret_arn)
+        return cls(
+            secret_arn=settings.secret_arn,
+            api_version=settings.api_version,
+            base_url=settings.admin_base_url,
+            secret=secret,
+            max_throttle_wait_seconds=settings.max_throttle_wait_seconds,
+        )
 
     def _cached_secret(self) -> CachedSecret:
         if self._secret is None:

@@ -185,7 +185,7 @@ def test_a_redirect_within_the_allowed_origins_is_followed_without_credentials(
     """The positive control: Shopify's storage may redirect within itself; the file is read, no token sent."""
     run = export(handlers, BACKFILL)
     decided = poll_until_decided(handlers, simulator, run)
-    signed = handlers("bulk_download").result_url(run["operation_id"], False)
+    signed = handlers("bulk_download").downloader.result_url(run["operation_id"], False)
     simulator.state.configure(result_url=f"{simulator.url}/_results/first-hop/bulk.jsonl")
     hops: list[str] = []
 

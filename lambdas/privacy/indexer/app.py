@@ -43,6 +43,7 @@ from common.privacy.digest import SubjectDigester, digester_from_secret
 from common.privacy.index import PrivacyIndex, s3_location
 from common.privacy.subjects import line_subjects, object_subjects
 from common.secret_cache import CachedSecret
+from common.settings import LakeSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,9 +54,8 @@ EVENT_DETAIL_TYPE = "Object Created"
 _STREAM_CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     table: str = env_field("PRIVACY_INDEX_TABLE_NAME")
     digest_key_secret_arn: str = env_field("DIGEST_KEY_SECRET_ARN")
     # The digest key never changes (docs/privacy.md): one read per execution environment and hour.

@@ -38,6 +38,7 @@ from common.privacy.digest import SubjectDigester, digester_from_secret
 from common.privacy.index import PrivacyIndex
 from common.privacy.requests import ERASE, EXPORT, audit_key, load_request
 from common.secret_cache import CachedSecret
+from common.settings import LakeSettings
 from common.timeutil import iso_utc, utc_now
 
 if TYPE_CHECKING:
@@ -75,9 +76,8 @@ ALREADY_DONE = "already_done"
 STEPS = ("plan", "erase", "export", "finish")
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     kms_key_arn: str = env_field("DATA_LAKE_KMS_KEY_ARN")
     index_table: str = env_field("PRIVACY_INDEX_TABLE_NAME")
     digest_secret_arn: str = env_field("DIGEST_KEY_SECRET_ARN")

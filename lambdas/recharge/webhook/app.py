@@ -47,10 +47,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import aws, webhook_http
 from common.config import ConfigError, env_field, load_settings
 from common.errors import BadInput, TransientError
-from common.hotstore import Outcome, SourceVersion, serialize, upsert_if_newer
+from common.hotstore import Outcome, SourceVersion, claim_version, mark_version_done, upsert_if_newer
 from common.lake import Lake, UnsafeKeyError
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret, SecretFormatError
+from common.settings import LakeSettings
 from common.timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -97,13 +98,12 @@ def path_token_of(document: Mapping[str, str]) -> str:
     return token
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     subscriptions_table: str = env_field("SUBSCRIPTIONS_TABLE_NAME")
     charges_table: str = env_field("CHARGES_TABLE_NAME")
     invoices_table: str = env_field("INVOICES_TABLE_NAME")
     customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
     secret_arn: str = env_field("WEBHOOK_SECRET_ARN")
     alerts_topic_arn: str = env_field("ALERTS_TOPIC_ARN", default="")
     naive_timezone: str = env_field("RECHARGE_NAIVE_TIMEZONE", default="America/New_York")
@@ -442,41 +442,24 @@ class Receiver:
         self._mark_alert(table, key, delivery.version_us)
 
     def _claim_alert(self, table: str, key: Mapping[str, str], version: int) -> bool:
-        now = self.clock()
-        try:
-            self.dynamodb.update_item(
-                TableName=table,
-                Key=serialize(key),
-                UpdateExpression="SET #c = :v, #t = :now",
-                ConditionExpression=(
-                    "(attribute_not_exists(#p) OR #p < :v) AND "
-                    "(attribute_not_exists(#c) OR #c < :v OR (#c = :v AND #t < :expired))"
-                ),
-                ExpressionAttributeNames={"#p": ALERT_PUBLISHED, "#c": ALERT_CLAIMED, "#t": ALERT_CLAIMED_AT},
-                ExpressionAttributeValues=serialize(
-                    {":v": version, ":now": int(now), ":expired": int(now - self.settings.alert_claim_seconds)}
-                ),
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return claim_version(
+            self.dynamodb,
+            table,
+            key,
+            version,
+            done=ALERT_PUBLISHED,
+            claimed=ALERT_CLAIMED,
+            claimed_at=ALERT_CLAIMED_AT,
+            now=self.clock(),
+            lease_seconds=self.settings.alert_claim_seconds,
+        )
 
     def _mark_alert(self, table: str, key: Mapping[str, str], version: int) -> None:
         try:
-            self.dynamodb.update_item(
-                TableName=table,
-                Key=serialize(key),
-                UpdateExpression="SET #p = :v",
-                ConditionExpression="attribute_not_exists(#p) OR #p < :v",
-                ExpressionAttributeNames={"#p": ALERT_PUBLISHED},
-                ExpressionAttributeValues=serialize({":v": version}),
-            )
+            mark_version_done(self.dynamodb, table, key, version, done=ALERT_PUBLISHED)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                # Published but not marked: the claim still stops retries until it expires.
-                logger.warning("alert published but not marked", extra={"error_type": type(exc).__name__})
+            # Published but not marked: the claim still stops retries until it expires.
+            logger.warning("alert published but not marked", extra={"error_type": type(exc).__name__})
 
 
 def build_receiver(settings: Settings) -> Receiver:

@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common import aws
 from common.config import env_field, load_settings
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
-from common.shopify_admin import ShopifyAdminClient, ShopifyAuthError, admin_api_url
+from common.settings import LakeSettings, ShopAdminSettings
+from common.shopify_admin import ShopifyAdminClient, ShopifyAuthError, shop_admin_client
 from common.shopify_bulk import (
     RUN_QUERY_MUTATION,
     BulkAccessDeniedError,
@@ -50,27 +51,15 @@ from common.shopify_bulk import (
 from common.shopify_bulk_queries import bulk_query
 from common.timeutil import TimestampError, iso_utc, parse_timestamp, utc_now
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 OPTION_LIMITS = {"max_bytes_per_step": (0, 1 << 40)}
 
 
-@dataclass(frozen=True)
-class Settings:
-    shop_domain: str = env_field("SHOP_DOMAIN")
-    api_version: str = env_field("SHOPIFY_API_VERSION")
-    secret_arn: str = env_field("SHOPIFY_ADMIN_SECRET_ARN")
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopAdminSettings, LakeSettings):
     overlap_seconds: int = env_field("WATERMARK_OVERLAP_SECONDS", default=900)
-    max_throttle_wait_seconds: float = env_field("MAX_THROTTLE_WAIT_SECONDS", default=20.0)
-
-
-SETTINGS = load_settings(Settings)
-SECRET = CachedSecret(aws.secretsmanager(), SETTINGS.secret_arn)
-CLIENT = ShopifyAdminClient(
-    url=admin_api_url(SETTINGS.shop_domain, SETTINGS.api_version, SETTINGS.admin_base_url or None),
-    access_token=lambda: SECRET.key("access_token"),
-    max_throttle_wait_seconds=SETTINGS.max_throttle_wait_seconds,
-)
 
 
 @dataclass(frozen=True)
@@ -160,32 +149,68 @@ def _options(raw: Any) -> dict[str, int]:
     return options
 
 
+class Exporter:
+    """Starts one bulk export; the lake, the Admin API client, its secret and the clock are given."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        s3: S3Client,
+        admin: ShopifyAdminClient,
+        secret: CachedSecret,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.s3 = s3
+        self.admin = admin
+        self.secret = secret
+        self.clock = clock
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        metrics.add_metric(name="BulkExportAttempts", unit=MetricUnit.Count, value=1)
+        resource = resource_name(event.get("resource"))  # InvalidResourceError: the run fails here
+        now = self.clock()
+        window = resolve_window(
+            event,
+            lambda: read_watermark(self.s3, self.settings.bucket, resource),
+            now,
+            self.settings.overlap_seconds,
+        )
+        options = _options(event.get("options"))
+        query = bulk_query(resource, window.since, window.until)
+        operation, adopted = with_fresh_token(
+            self.secret, lambda: start_operation(self.admin, query, window, now, resource)
+        )
+        logger.info(
+            "bulk export started",
+            extra={"resource": resource, "operation_id": operation.id, "adopted": adopted, "window": window.as_dict()},
+        )
+        metrics.add_metric(name="BulkExportsStarted", unit=MetricUnit.Count, value=1)
+        return {
+            "resource": resource,
+            "operation_id": operation.id,
+            "run_id": operation.run_id,
+            "window": window.as_dict(),
+            "api_version": self.settings.api_version,
+            "requested_at": iso_utc(now),
+            "adopted": adopted,
+            "options": options,
+        }
+
+
+def build_exporter(settings: Settings) -> Exporter:
+    """The exporter of a deployed function: clients through ``common.aws``."""
+    secret = CachedSecret(aws.secretsmanager(), settings.secret_arn)
+    return Exporter(settings, s3=aws.s3(), admin=shop_admin_client(settings, secret), secret=secret)
+
+
+settings = load_settings(Settings)
+exporter = build_exporter(settings)
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    event = event or {}
-    metrics.add_metric(name="BulkExportAttempts", unit=MetricUnit.Count, value=1)
-    resource = resource_name(event.get("resource"))  # InvalidResourceError: the run fails here
-    now = utc_now()
-    window = resolve_window(
-        event, lambda: read_watermark(aws.s3(), SETTINGS.bucket, resource), now, SETTINGS.overlap_seconds
-    )
-    options = _options(event.get("options"))
-    query = bulk_query(resource, window.since, window.until)
-    operation, adopted = with_fresh_token(SECRET, lambda: start_operation(CLIENT, query, window, now, resource))
-    logger.info(
-        "bulk export started",
-        extra={"resource": resource, "operation_id": operation.id, "adopted": adopted, "window": window.as_dict()},
-    )
-    metrics.add_metric(name="BulkExportsStarted", unit=MetricUnit.Count, value=1)
-    return {
-        "resource": resource,
-        "operation_id": operation.id,
-        "run_id": operation.run_id,
-        "window": window.as_dict(),
-        "api_version": SETTINGS.api_version,
-        "requested_at": iso_utc(now),
-        "adopted": adopted,
-        "options": options,
-    }
+    return exporter.handle(event or {})

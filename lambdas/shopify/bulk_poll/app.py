@@ -25,10 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from common import aws
-from common.config import env_field, load_settings
+from common.config import load_settings
 from common.observability import logger, tracer
 from common.secret_cache import CachedSecret
-from common.shopify_admin import ShopifyAdminClient, admin_api_url
+from common.settings import ShopAdminSettings
+from common.shopify_admin import ShopifyAdminClient, shop_admin_client
 from common.shopify_bulk import (
     PARTIAL_DATA_ERROR_CODES,
     RUNNING_STATUSES,
@@ -42,22 +43,9 @@ from common.shopify_bulk import (
 from common.timeutil import parse_timestamp, utc_now
 
 
-@dataclass(frozen=True)
-class Settings:
-    shop_domain: str = env_field("SHOP_DOMAIN")
-    api_version: str = env_field("SHOPIFY_API_VERSION")
-    secret_arn: str = env_field("SHOPIFY_ADMIN_SECRET_ARN")
-    admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
-    max_throttle_wait_seconds: float = env_field("MAX_THROTTLE_WAIT_SECONDS", default=20.0)
-
-
-SETTINGS = load_settings(Settings)
-SECRET = CachedSecret(aws.secretsmanager(), SETTINGS.secret_arn)
-CLIENT = ShopifyAdminClient(
-    url=admin_api_url(SETTINGS.shop_domain, SETTINGS.api_version, SETTINGS.admin_base_url or None),
-    access_token=lambda: SECRET.key("access_token"),
-    max_throttle_wait_seconds=SETTINGS.max_throttle_wait_seconds,
-)
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopAdminSettings):
+    pass
 
 
 def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None = None) -> dict[str, Any]:
@@ -125,24 +113,50 @@ def decide(operation: BulkOperation, denied_message: Callable[[str], str] | None
     return result
 
 
+class Poller:
+    """Reads one operation's status and decides; the client, its secret and the clock are given."""
+
+    def __init__(
+        self, *, admin: ShopifyAdminClient, secret: CachedSecret, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.admin = admin
+        self.secret = secret
+        self.clock = clock
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        operation_id = str(event["operation_id"])
+        since_text = event.get("since")
+        since: datetime | None = parse_timestamp(since_text) if since_text else None
+        operation = with_fresh_token(self.secret, lambda: fetch_operation(self.admin, operation_id))
+        resource = resource_name(event.get("resource") or resource_of_query(operation.query))
+        result = decide(
+            operation, lambda detail: access_denied_message(self.admin, since, self.clock(), detail, resource)
+        )
+        logger.info(
+            "bulk operation status",
+            extra={
+                "operation_id": operation.id,
+                "resource": resource,
+                "status": operation.status,
+                "error_code": operation.error_code,
+                "object_count": operation.object_count,
+                "decision": result["decision"],
+            },
+        )
+        return result
+
+
+def build_poller(settings: Settings) -> Poller:
+    """The poller of a deployed function: the secret through ``common.aws``'s client."""
+    secret = CachedSecret(aws.secretsmanager(), settings.secret_arn)
+    return Poller(admin=shop_admin_client(settings, secret), secret=secret)
+
+
+settings = load_settings(Settings)
+poller = build_poller(settings)
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    operation_id = str(event["operation_id"])
-    since_text = event.get("since")
-    since: datetime | None = parse_timestamp(since_text) if since_text else None
-    operation = with_fresh_token(SECRET, lambda: fetch_operation(CLIENT, operation_id))
-    resource = resource_name(event.get("resource") or resource_of_query(operation.query))
-    result = decide(operation, lambda detail: access_denied_message(CLIENT, since, utc_now(), detail, resource))
-    logger.info(
-        "bulk operation status",
-        extra={
-            "operation_id": operation.id,
-            "resource": resource,
-            "status": operation.status,
-            "error_code": operation.error_code,
-            "object_count": operation.object_count,
-            "decision": result["decision"],
-        },
-    )
-    return result
+    return poller.handle(event)

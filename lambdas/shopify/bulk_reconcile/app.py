@@ -29,12 +29,12 @@ from common.bulk_reconcile import ROOTS_PER_PARTITION, WRITE_WORKERS, Reconciler
 from common.config import env_field, load_settings
 from common.errors import transient_aws_errors
 from common.observability import MetricUnit, logger, metrics, tracer
+from common.settings import LakeSettings
 from common.timeutil import utc_now
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     orders_table: str = env_field("ORDERS_TABLE_NAME")
     customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
     namespace: str = env_field("POWERTOOLS_METRICS_NAMESPACE")
@@ -132,7 +132,7 @@ def build_step(settings: Settings) -> ReconcileStep:
 
 
 SETTINGS = load_settings(Settings)
-STEP = build_step(SETTINGS)
+STEP = build_step(SETTINGS)  # bench/bulk_reconcile.py wraps its make_reconciler
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -10,6 +10,9 @@ Conversion is not decided here: the order processor marks the cart and checkout 
 (``converted_order_id``), a one-way mark these writes never touch, so a recovered cart is never
 reported as abandoned whatever order the events arrive in. checkouts/delete marks the checkout item
 deleted. E-mail, phone, addresses and recovery URLs stay in the raw lake only.
+
+``prepare`` reads the event without side effects; ``CartStore`` writes (and sets the expiry, a policy
+of the table); ``build_processor`` wires them to their clients.
 """
 
 from __future__ import annotations
@@ -18,23 +21,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import aws
 from common import shopify_events as se
-from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
-from common.hotstore import SourceVersion, set_if_absent, upsert_if_newer
+from common.hotstore import SourceVersion, tombstone, upsert_if_newer
 from common.lake import Lake
-from common.observability import logger, metrics, tracer
+from common.observability import lambda_entry
+from common.settings import ShopifyEventSettings
 from common.timeutil import iso_utc
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 MAX_LINE_ITEMS = 500
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopifyEventSettings):
     abandoned_carts_table: str = env_field("ABANDONED_CARTS_TABLE_NAME")
     cart_ttl_days: int = env_field("CART_TTL_DAYS")
 
@@ -83,7 +89,7 @@ def _currency(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def cart_attributes(payload: Mapping[str, Any], updated_at: datetime) -> dict[str, Any]:
+def cart_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
     currency = _currency(payload)
     line_items, quantity, value = _line_items(payload, currency)
     created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
@@ -93,11 +99,10 @@ def cart_attributes(payload: Mapping[str, Any], updated_at: datetime) -> dict[st
         "line_items": line_items,
         "item_count": quantity,
         "value": {"amount": value, "currency": currency},
-        "expires_at": se.cart_expiry(updated_at, SETTINGS.cart_ttl_days),
     }
 
 
-def checkout_attributes(checkout_token: str, payload: Mapping[str, Any], updated_at: datetime) -> dict[str, Any]:
+def checkout_attributes(checkout_token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     currency = _currency(payload)
     line_items, quantity, _ = _line_items(payload, currency)
     customer = se.optional_mapping(payload.get("customer"), "customer")
@@ -115,7 +120,6 @@ def checkout_attributes(checkout_token: str, payload: Mapping[str, Any], updated
         "item_count": quantity,
         "total_price": se.money(payload, "total_price", currency),
         "subtotal_price": se.money(payload, "subtotal_price", currency),
-        "expires_at": se.cart_expiry(updated_at, SETTINGS.cart_ttl_days),
     }
 
 
@@ -124,55 +128,64 @@ def prepare(event: se.ShopifyEvent) -> CartState:
     if event.entity == "carts":
         cart_token = se.token(payload.get("token") or payload.get("id"), "cart token")
         updated_at = se.version_time(payload, event)
-        return CartState(cart_token, updated_at, cart_attributes(payload, updated_at))
+        return CartState(cart_token, updated_at, cart_attributes(payload))
     if event.action is se.Action.DELETE:
         # A checkout delete may carry only the numeric id: without its token there is no item to mark.
         checkout_token = se.optional_token(payload.get("token"), "checkout token")
         return CartState(se.checkout_item_key(checkout_token) if checkout_token else "", None, {})
     checkout_token = se.token(payload.get("token"), "checkout token")
     updated_at = se.version_time(payload, event)
-    return CartState(
-        se.checkout_item_key(checkout_token), updated_at, checkout_attributes(checkout_token, payload, updated_at)
-    )
+    return CartState(se.checkout_item_key(checkout_token), updated_at, checkout_attributes(checkout_token, payload))
 
 
-def store(event: se.ShopifyEvent, state: CartState) -> str:
-    if state.updated_at is None:
-        if not state.item_key:
-            return "raw-only"
-        newly = set_if_absent(
-            DYNAMODB,
-            SETTINGS.abandoned_carts_table,
+class CartStore:
+    """The cart's or checkout's item on the abandoned-carts table, expiring ``cart_ttl_days`` after its
+    last update."""
+
+    def __init__(self, settings: Settings, dynamodb: DynamoDBClient) -> None:
+        self.settings = settings
+        self.dynamodb = dynamodb
+
+    def __call__(self, event: se.ShopifyEvent, state: CartState) -> str:
+        table = self.settings.abandoned_carts_table
+        if state.updated_at is None:
+            if not state.item_key:
+                return "raw-only"
+            key = {"cart_token": state.item_key}
+            newly = tombstone(self.dynamodb, table, key, deleted_at=event.triggered_at, event_id=event.event_id)
+            return "tombstoned" if newly else "duplicate"
+        outcome = upsert_if_newer(
+            self.dynamodb,
+            table,
             {"cart_token": state.item_key},
-            {"deleted": True, "deleted_at": iso_utc(event.triggered_at), "deleted_by_event_id": event.event_id},
+            {**state.attributes, "expires_at": se.cart_expiry(state.updated_at, self.settings.cart_ttl_days)},
+            SourceVersion.of(state.updated_at, event.event_id),
+            updated_at=state.updated_at,
         )
-        return "tombstoned" if newly else "duplicate"
-    outcome = upsert_if_newer(
-        DYNAMODB,
-        SETTINGS.abandoned_carts_table,
-        {"cart_token": state.item_key},
-        state.attributes,
-        SourceVersion.of(state.updated_at, event.event_id),
-        updated_at=state.updated_at,
+        return outcome.value
+
+
+def build_processor(
+    settings: Settings, *, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None
+) -> se.Processor[CartState]:
+    """The processor of a deployed function; clients not given are ``common.aws``'s.
+
+    No Admin API lookup: carts exist only in the Storefront API, and a checkout's webhook token does not
+    name an AbandonedCheckout. A reduced cart or checkout payload is quarantined (its raw event is kept).
+    """
+    return se.Processor(
+        lake=Lake(s3 or aws.s3(), settings.bucket),
+        source=settings.event_source,
+        entities={"carts", "checkouts"},
+        prepare=prepare,
+        store=CartStore(settings, dynamodb or aws.dynamodb()),
     )
-    return outcome.value
 
 
-SETTINGS = load_settings(Settings)
-DYNAMODB = dynamodb()
-# No Admin API lookup: carts exist only in the Storefront API, and a checkout's webhook token does not
-# name an AbandonedCheckout. A reduced cart or checkout payload is quarantined (its raw event is kept).
-PROCESSOR = se.Processor(
-    lake=Lake(s3(), SETTINGS.data_lake_bucket),
-    source=SETTINGS.event_source,
-    entities={"carts", "checkouts"},
-    prepare=prepare,
-    store=store,
-)
+settings = load_settings(Settings)
+processor = build_processor(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    return PROCESSOR.process(event)
+    return processor.process(event)

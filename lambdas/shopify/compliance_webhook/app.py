@@ -54,6 +54,7 @@ from common.observability import MetricUnit, logger, metrics, tracer
 from common.privacy.digest import SubjectDigester, digester_from_secret
 from common.privacy.requests import PrivacyRequest, request_key
 from common.secret_cache import CachedSecret, SecretFormatError
+from common.settings import LakeSettings
 from common.shopify_events import read_headers
 from common.timeutil import utc_now
 
@@ -70,9 +71,8 @@ SECRET_KEY = "client_secret"  # noqa: S105 - the name of the key in the secret's
 ROUTE_KEY = "ANY /shopify/compliance"
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     secret_arn: str = env_field("CLIENT_SECRET_ARN")
     shop_domain: str = env_field("SHOP_DOMAIN")
     digest_key_secret_arn: str = env_field("DIGEST_KEY_SECRET_ARN")

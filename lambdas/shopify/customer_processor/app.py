@@ -12,6 +12,9 @@ that any delivery order converges to the state of in-order delivery (the item an
   marketing-consent topics when the consent's own ``consent_updated_at`` is newer;
 - the deletion mark of customers/delete (a tombstone: what was known stays).
 
+``prepare`` reads the event without side effects; ``CustomerStore`` writes through the item's module;
+``build_processor`` wires them to their clients.
+
 Names, e-mail addresses, phone numbers, street addresses and notes stay in the raw lake only.
 """
 
@@ -19,37 +22,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import aws
 from common import shopify_events as se
-from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
 from common.errors import BadInput
-from common.hotstore import Outcome, set_if_absent
+from common.hotstore import Outcome
 from common.lake import Lake
-from common.observability import logger, metrics, tracer
+from common.observability import lambda_entry
+from common.settings import ShopifyLookupSettings
 from common.shopify_customer_item import (
     EMAIL_CONSENT,
     SMS_CONSENT,
     Consent,
     consent,
-    customer_key,
+    delete_customer,
     profile_attributes,
     state_consents,
     write_customer,
 )
 from common.shopify_resources import ResourceFetcher
-from common.timeutil import iso_utc
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopifyLookupSettings):
     customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
-    shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
-    shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
-    shopify_admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
 
 
 @dataclass(frozen=True)
@@ -86,53 +89,56 @@ def prepare(event: se.ShopifyEvent) -> CustomerState:
     )
 
 
-def store(event: se.ShopifyEvent, state: CustomerState) -> str:
-    key = customer_key(state.customer_id)
-    if state.deleted:
-        newly = set_if_absent(
-            DYNAMODB,
-            SETTINGS.customers_table,
-            key,
-            {
-                "shopify_customer_id": state.customer_id,
-                "deleted": True,
-                "deleted_at": iso_utc(event.triggered_at),
-                "deleted_by_event_id": event.event_id,
-            },
+class CustomerStore:
+    """The customer's item on the customers table: profile, consents, deletion mark."""
+
+    def __init__(self, settings: Settings, dynamodb: DynamoDBClient) -> None:
+        self.settings = settings
+        self.dynamodb = dynamodb
+
+    def __call__(self, event: se.ShopifyEvent, state: CustomerState) -> str:
+        table = self.settings.customers_table
+        if state.deleted:
+            newly = delete_customer(
+                self.dynamodb, table, state.customer_id, deleted_at=event.triggered_at, event_id=event.event_id
+            )
+            return "tombstoned" if newly else "duplicate"
+        outcomes = write_customer(
+            self.dynamodb,
+            table,
+            state.customer_id,
+            event.event_id,
+            updated_at=state.updated_at,
+            profile=state.profile,
+            consents=state.consents,
         )
-        return "tombstoned" if newly else "duplicate"
-    outcomes = write_customer(
-        DYNAMODB,
-        SETTINGS.customers_table,
-        state.customer_id,
-        event.event_id,
-        updated_at=state.updated_at,
-        profile=state.profile,
-        consents=state.consents,
+        if Outcome.WRITTEN in outcomes:
+            return "written"
+        return "duplicate" if Outcome.DUPLICATE in outcomes else "stale"
+
+
+def build_processor(
+    settings: Settings,
+    *,
+    s3: S3Client | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> se.Processor[CustomerState]:
+    """The processor of a deployed function; clients not given are ``common.aws``'s."""
+    return se.Processor(
+        lake=Lake(s3 or aws.s3(), settings.bucket),
+        source=settings.event_source,
+        entities={"customers"},
+        prepare=prepare,
+        store=CustomerStore(settings, dynamodb or aws.dynamodb()),
+        fetch=ResourceFetcher.of(settings, secretsmanager),
     )
-    if Outcome.WRITTEN in outcomes:
-        return "written"
-    return "duplicate" if Outcome.DUPLICATE in outcomes else "stale"
 
 
-SETTINGS = load_settings(Settings)
-DYNAMODB = dynamodb()
-PROCESSOR = se.Processor(
-    lake=Lake(s3(), SETTINGS.data_lake_bucket),
-    source=SETTINGS.event_source,
-    entities={"customers"},
-    prepare=prepare,
-    store=store,
-    fetch=ResourceFetcher(
-        secret_arn=SETTINGS.shopify_secret_arn,
-        api_version=SETTINGS.shopify_api_version,
-        base_url=SETTINGS.shopify_admin_base_url,
-    ),
-)
+settings = load_settings(Settings)
+processor = build_processor(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    return PROCESSOR.process(event)
+    return processor.process(event)

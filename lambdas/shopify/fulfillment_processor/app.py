@@ -14,26 +14,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import aws
 from common import shopify_events as se
-from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
 from common.hotstore import SourceVersion, replace_if_newer
 from common.lake import Lake
-from common.observability import logger, metrics, tracer
+from common.observability import lambda_entry
+from common.settings import ShopifyLookupSettings
 from common.shopify_resources import ResourceFetcher
 from common.timeutil import iso_utc
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
-@dataclass(frozen=True)
-class Settings:
-    data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopifyLookupSettings):
     orders_table: str = env_field("ORDERS_TABLE_NAME")
-    shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
-    shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
-    shopify_admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
 
 
 @dataclass(frozen=True)
@@ -95,37 +96,47 @@ def prepare(event: se.ShopifyEvent) -> FulfillmentState:
     )
 
 
-def store(event: se.ShopifyEvent, state: FulfillmentState) -> str:
-    # The fulfillment item is this processor's alone: each version replaces it whole.
-    result = replace_if_newer(
-        DYNAMODB,
-        SETTINGS.orders_table,
-        state.key,
-        state.attributes,
-        SourceVersion.of(state.updated_at, event.event_id),
-        updated_at=state.updated_at,
+class FulfillmentStore:
+    """The fulfillment's item on the orders table: this processor's alone, so each version replaces it whole."""
+
+    def __init__(self, settings: Settings, dynamodb: DynamoDBClient) -> None:
+        self.settings = settings
+        self.dynamodb = dynamodb
+
+    def __call__(self, event: se.ShopifyEvent, state: FulfillmentState) -> str:
+        result = replace_if_newer(
+            self.dynamodb,
+            self.settings.orders_table,
+            state.key,
+            state.attributes,
+            SourceVersion.of(state.updated_at, event.event_id),
+            updated_at=state.updated_at,
+        )
+        return result.outcome.value
+
+
+def build_processor(
+    settings: Settings,
+    *,
+    s3: S3Client | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> se.Processor[FulfillmentState]:
+    """The processor of a deployed function; clients not given are ``common.aws``'s."""
+    return se.Processor(
+        lake=Lake(s3 or aws.s3(), settings.bucket),
+        source=settings.event_source,
+        entities={"fulfillments"},
+        prepare=prepare,
+        store=FulfillmentStore(settings, dynamodb or aws.dynamodb()),
+        fetch=ResourceFetcher.of(settings, secretsmanager),
     )
-    return result.outcome.value
 
 
-SETTINGS = load_settings(Settings)
-DYNAMODB = dynamodb()
-PROCESSOR = se.Processor(
-    lake=Lake(s3(), SETTINGS.data_lake_bucket),
-    source=SETTINGS.event_source,
-    entities={"fulfillments"},
-    prepare=prepare,
-    store=store,
-    fetch=ResourceFetcher(
-        secret_arn=SETTINGS.shopify_secret_arn,
-        api_version=SETTINGS.shopify_api_version,
-        base_url=SETTINGS.shopify_admin_base_url,
-    ),
-)
+settings = load_settings(Settings)
+processor = build_processor(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    return PROCESSOR.process(event)
+    return processor.process(event)

@@ -19,29 +19,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import aws
 from common import shopify_events as se
-from common.aws import dynamodb, s3
 from common.config import env_field, load_settings
 from common.hotstore import Outcome, Replaced, SourceVersion, set_if_absent
 from common.lake import Lake
-from common.observability import logger, metrics, tracer
-from common.shopify_order_item import TOMBSTONE, order_attributes, order_key, write_order
+from common.observability import lambda_entry, logger
+from common.settings import ShopifyLookupSettings
+from common.shopify_order_item import delete_order, order_attributes, write_order
 from common.shopify_resources import ResourceFetcher
 from common.timeutil import iso_utc
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
-@dataclass(frozen=True)
-class Settings:
-    data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopifyLookupSettings):
     orders_table: str = env_field("ORDERS_TABLE_NAME")
     abandoned_carts_table: str = env_field("ABANDONED_CARTS_TABLE_NAME")
     cart_ttl_days: int = env_field("CART_TTL_DAYS")
-    shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
-    shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
-    shopify_admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
 
 
 @dataclass(frozen=True)
@@ -69,25 +70,6 @@ def prepare(event: se.ShopifyEvent) -> OrderState:
     return OrderState(order_id, updated_at, attributes, tuple(carts), created_at)
 
 
-def store(event: se.ShopifyEvent, state: OrderState) -> str:
-    key = order_key(state.order_id)
-    if state.updated_at is None:
-        tombstone = dict(zip(TOMBSTONE, (True, iso_utc(event.triggered_at), event.event_id), strict=True))
-        newly = set_if_absent(DYNAMODB, SETTINGS.orders_table, key, tombstone)
-        return "tombstoned" if newly else "duplicate"
-    result = write_order(
-        DYNAMODB,
-        SETTINGS.orders_table,
-        state.order_id,
-        state.attributes,
-        SourceVersion.of(state.updated_at, event.event_id),
-        updated_at=state.updated_at,
-    )
-    if carts_to_mark(result, state):
-        mark_converted(state, state.created_at or state.updated_at)
-    return result.outcome.value
-
-
 def carts_to_mark(result: Replaced, state: OrderState) -> bool:
     """Whether this event must mark the order's carts converted.
 
@@ -105,41 +87,74 @@ def carts_to_mark(result: Replaced, state: OrderState) -> bool:
     return any(previous.get(name) != state.attributes[name] for name in ("cart_token", "checkout_token"))
 
 
-def mark_converted(state: OrderState, converted_at: datetime) -> None:
-    for cart_key in state.cart_keys:
-        newly = set_if_absent(
-            DYNAMODB,
-            SETTINGS.abandoned_carts_table,
-            {"cart_token": cart_key},
-            {
-                "converted_order_id": state.order_id,
-                "converted_at": iso_utc(converted_at),
-                "expires_at": se.cart_expiry(converted_at, SETTINGS.cart_ttl_days),
-            },
+class OrderStore:
+    """The order's item on the orders table, and the conversion mark on its carts."""
+
+    def __init__(self, settings: Settings, dynamodb: DynamoDBClient) -> None:
+        self.settings = settings
+        self.dynamodb = dynamodb
+
+    def __call__(self, event: se.ShopifyEvent, state: OrderState) -> str:
+        if state.updated_at is None:
+            newly = delete_order(
+                self.dynamodb,
+                self.settings.orders_table,
+                state.order_id,
+                deleted_at=event.triggered_at,
+                event_id=event.event_id,
+            )
+            return "tombstoned" if newly else "duplicate"
+        result = write_order(
+            self.dynamodb,
+            self.settings.orders_table,
+            state.order_id,
+            state.attributes,
+            SourceVersion.of(state.updated_at, event.event_id),
+            updated_at=state.updated_at,
         )
-        if newly:
-            logger.info("cart marked converted", extra={"order_id": state.order_id})
+        if carts_to_mark(result, state):
+            self.mark_converted(state, state.created_at or state.updated_at)
+        return result.outcome.value
+
+    def mark_converted(self, state: OrderState, converted_at: datetime) -> None:
+        for cart_key in state.cart_keys:
+            newly = set_if_absent(
+                self.dynamodb,
+                self.settings.abandoned_carts_table,
+                {"cart_token": cart_key},
+                {
+                    "converted_order_id": state.order_id,
+                    "converted_at": iso_utc(converted_at),
+                    "expires_at": se.cart_expiry(converted_at, self.settings.cart_ttl_days),
+                },
+            )
+            if newly:
+                logger.info("cart marked converted", extra={"order_id": state.order_id})
 
 
-SETTINGS = load_settings(Settings)
-DYNAMODB = dynamodb()
-PROCESSOR = se.Processor(
-    lake=Lake(s3(), SETTINGS.data_lake_bucket),
-    source=SETTINGS.event_source,
-    entities={"orders"},
-    prepare=prepare,
-    store=store,
-    fetch=ResourceFetcher(
-        secret_arn=SETTINGS.shopify_secret_arn,
-        api_version=SETTINGS.shopify_api_version,
-        base_url=SETTINGS.shopify_admin_base_url,
-    ),
-    keep_fetched=True,  # raw/shopify/fetched/orders/...: the Glue job reads a reduced payload's order there
-)
+def build_processor(
+    settings: Settings,
+    *,
+    s3: S3Client | None = None,
+    dynamodb: DynamoDBClient | None = None,
+    secretsmanager: SecretsManagerClient | None = None,
+) -> se.Processor[OrderState]:
+    """The processor of a deployed function; clients not given are ``common.aws``'s."""
+    return se.Processor(
+        lake=Lake(s3 or aws.s3(), settings.bucket),
+        source=settings.event_source,
+        entities={"orders"},
+        prepare=prepare,
+        store=OrderStore(settings, dynamodb or aws.dynamodb()),
+        fetch=ResourceFetcher.of(settings, secretsmanager),
+        keep_fetched=True,  # raw/shopify/fetched/orders/...: the Glue job reads a reduced payload's order there
+    )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+settings = load_settings(Settings)
+processor = build_processor(settings)
+
+
+@lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    return PROCESSOR.process(event)
+    return processor.process(event)

@@ -17,28 +17,29 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import aws
 from common import shopify_events as se
-from common.aws import s3
-from common.config import env_field, load_settings
+from common.config import load_settings
 from common.hotstore import SourceVersion
 from common.lake import Lake, safe_segment
-from common.observability import logger, metrics, tracer
+from common.observability import lambda_entry
+from common.settings import ShopifyLookupSettings
 from common.shopify_resources import ResourceFetcher
 from common.timeutil import iso_utc
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 SNAPSHOT_PREFIX = "processed/shopify/product_snapshots"
 MAX_VARIANTS = 2048  # Shopify's limit per product
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_lake_bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
-    event_source: str = env_field("SHOPIFY_EVENT_SOURCE")  # the partner event source; others are quarantined
-    shopify_secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
-    shopify_api_version: str = env_field("SHOPIFY_API_VERSION")
-    shopify_admin_base_url: str = env_field("SHOPIFY_ADMIN_BASE_URL", default="")
+@dataclass(frozen=True, kw_only=True)
+class Settings(ShopifyLookupSettings):
+    pass
 
 
 @dataclass(frozen=True)
@@ -99,35 +100,42 @@ def prepare(event: se.ShopifyEvent) -> Snapshot:
     return Snapshot(product_id, version, product_snapshot(product_id, event.payload))
 
 
-def store(event: se.ShopifyEvent, snapshot: Snapshot) -> str:
-    version = SourceVersion.of(snapshot.version, event.event_id)
-    body = dict(snapshot.body, source_event_id=event.event_id, source_topic=event.topic)
-    LAKE.put_verbatim(
-        snapshot_key(snapshot.product_id, version),
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"),
-        metadata={"event-id": event.event_id},
+class SnapshotStore:
+    """The product's snapshots in the lake (no hot store)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    def __call__(self, event: se.ShopifyEvent, snapshot: Snapshot) -> str:
+        version = SourceVersion.of(snapshot.version, event.event_id)
+        body = dict(snapshot.body, source_event_id=event.event_id, source_topic=event.topic)
+        self.lake.put_verbatim(
+            snapshot_key(snapshot.product_id, version),
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"),
+            metadata={"event-id": event.event_id},
+        )
+        return "snapshot"
+
+
+def build_processor(
+    settings: Settings, *, s3: S3Client | None = None, secretsmanager: SecretsManagerClient | None = None
+) -> se.Processor[Snapshot]:
+    """The processor of a deployed function; clients not given are ``common.aws``'s."""
+    lake = Lake(s3 or aws.s3(), settings.bucket)
+    return se.Processor(
+        lake=lake,
+        source=settings.event_source,
+        entities={"products"},
+        prepare=prepare,
+        store=SnapshotStore(lake),
+        fetch=ResourceFetcher.of(settings, secretsmanager),
     )
-    return "snapshot"
 
 
-SETTINGS = load_settings(Settings)
-LAKE = Lake(s3(), SETTINGS.data_lake_bucket)
-PROCESSOR = se.Processor(
-    lake=LAKE,
-    source=SETTINGS.event_source,
-    entities={"products"},
-    prepare=prepare,
-    store=store,
-    fetch=ResourceFetcher(
-        secret_arn=SETTINGS.shopify_secret_arn,
-        api_version=SETTINGS.shopify_api_version,
-        base_url=SETTINGS.shopify_admin_base_url,
-    ),
-)
+settings = load_settings(Settings)
+processor = build_processor(settings)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    return PROCESSOR.process(event)
+    return processor.process(event)

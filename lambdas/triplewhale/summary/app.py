@@ -35,6 +35,7 @@ from common.http_session import DEFAULT_TIMEOUT, retrying_session
 from common.lake import Lake
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
+from common.settings import LakeSettings
 from common.timeutil import iso_utc, utc_now
 
 if TYPE_CHECKING:
@@ -58,9 +59,8 @@ REQUEST_SECONDS = sum(DEFAULT_TIMEOUT)  # connect + read timeout of build_job's 
 SAFETY_MARGIN_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str = env_field("DATA_LAKE_BUCKET_NAME")
+@dataclass(frozen=True, kw_only=True)
+class Settings(LakeSettings):
     secret_arn: str = env_field("TRIPLEWHALE_API_KEY_SECRET_ARN")
     shop_domain: str = env_field("SHOP_DOMAIN")
     base_url: str = env_field("TRIPLEWHALE_API_BASE_URL", default=DEFAULT_BASE_URL)

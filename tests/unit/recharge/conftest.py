@@ -4,7 +4,6 @@ set of AWS resources, signed deliveries built from the real fixtures, and receiv
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from moto import mock_aws
 
 from platformctl.commands.recharge import signed_headers
 from platformctl.manifest import REPO_ROOT
+from tests.unit import lambda_loader
 
 FUNCTION_DIR = REPO_ROOT / "lambdas" / "recharge" / "webhook"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "recharge"
@@ -307,13 +307,7 @@ def make_receiver(aws_stack: Stack, app_classes: ModuleType) -> ReceiverFactory:
 
 def load_app_module(name: str) -> ModuleType:
     """app.py imported whole, as the runtime imports it (module-level set-up included)."""
-    spec = importlib.util.spec_from_file_location(name, FUNCTION_DIR / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return lambda_loader.load_app("recharge/webhook", name=name, fresh=True)
 
 
 def response_json(response: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,13 +21,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[support.CachedSession]:
 
 
 @pytest.fixture
-def processors(aws: support.CachedSession) -> Callable[[str], ModuleType]:
-    """The processor modules (loaded inside a mock, once per environment)."""
-    return support.processor
+def processors(aws: support.CachedSession) -> Callable[[str], support.Function]:
+    """The processors, each built by its module's factory on first use in the test (against moto)."""
+    built: dict[str, support.Function] = {}
+
+    def get(name: str) -> support.Function:
+        if name not in built:
+            built[name] = support.processor(name)
+        return built[name]
+
+    return get
 
 
 @pytest.fixture
-def deliver(processors: Callable[[str], ModuleType]) -> Callable[[str, Any], dict[str, str]]:
+def deliver(processors: Callable[[str], support.Function]) -> Callable[[str, Any], dict[str, str]]:
     """Invoke a processor's handler as Lambda would (JSON in, JSON out)."""
 
     def run(name: str, event: Any) -> dict[str, str]:

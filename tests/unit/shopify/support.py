@@ -1,12 +1,12 @@
-"""Helpers for the Shopify processor tests: envelopes, the processors as modules, the hot stores."""
+"""Helpers for the Shopify processor tests: envelopes, the processors built for a test, the hot stores."""
 
 from __future__ import annotations
 
-import importlib.util
+import inspect
 import itertools
 import json
-import sys
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
 from platformctl.templates import load_template
+from tests.unit.lambda_loader import load_app
 
 PROCESSORS = ("order", "fulfillment", "customer", "product", "cart")
 BUCKET = "acme-data-lake-test"
@@ -92,33 +93,45 @@ class CachedSession:
 
 
 SESSION = CachedSession()
-_LOADED: dict[tuple[str, tuple[tuple[str, str], ...]], ModuleType] = {}
 
 
-def processor(name: str) -> ModuleType:
-    """A processor module, loaded once per environment (its settings and clients are made at import)."""
-    import os
-
-    key = (name, tuple(sorted((k, os.environ.get(k, "")) for k in environment())))
-    if key not in _LOADED:
-        _LOADED[key] = load_processor(name)
-    return _LOADED[key]
+def app(name: str) -> ModuleType:
+    """A processor's app.py, imported once (as the runtime imports it, with the stack's environment)."""
+    return load_app(f"shopify/{name}_processor", environment())
 
 
-def load_processor(name: str) -> ModuleType:
-    """A processor's app.py as a fresh module (its settings and clients are made at import)."""
-    import common.aws
+@dataclass
+class Function:
+    """A processor built for a test: its module, the processor its factory made, and the handler that
+    Lambda would call (the module's entry point around this processor)."""
 
-    common.aws.client.cache_clear()
-    path = REPO_ROOT / "lambdas" / "shopify" / f"{name}_processor" / "app.py"
-    module_name = f"shopify_{name}_processor_app"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    module: ModuleType
+    processor: Any
+    dynamodb: Any
+    handler: Callable[[Any, Any], dict[str, str]]
+
+    @property
+    def prepare(self) -> Callable[[Any], Any]:
+        return self.module.prepare  # type: ignore[no-any-return]
+
+
+def processor(name: str, environ: Mapping[str, str] | None = None) -> Function:
+    """The processor ``name`` built by its module's factory: settings from ``environ`` (default: this
+    process's environment, which the fixtures set as the stack does), clients from ``SESSION`` (moto)."""
+    from common.config import load_settings
+    from common.observability import lambda_entry
+
+    module = app(name)
+    settings = load_settings(module.Settings, os.environ if environ is None else environ)
+    clients = {service: SESSION.client(service) for service in ("s3", "dynamodb", "secretsmanager")}
+    accepted = inspect.signature(module.build_processor).parameters
+    built = module.build_processor(settings, **{k: v for k, v in clients.items() if k in accepted})
+    return Function(module, built, clients["dynamodb"], lambda_entry(lambda event, _context: built.process(event)))
+
+
+def load_processor(name: str) -> Function:
+    """``processor(name)`` (the benchmark's name for it)."""
+    return processor(name)
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -70,7 +69,7 @@ def test_the_fetched_order_is_kept_as_the_event_whole_beside_the_raw_event(
     # it is what the hot store was written from: the same event, whole, prepares the stored item
     module = support.processor("order")
     [item] = support.table_items(aws, "orders")
-    prepared = module.prepare(module.se.parse_event(kept))
+    prepared = module.prepare(se.parse_event(kept))
     assert {k: item[k] for k in ("financial_status", "order_number", "customer_id", "source_event_id")} == {
         "financial_status": prepared.attributes["financial_status"],
         "order_number": prepared.attributes["order_number"],
@@ -138,7 +137,10 @@ def test_nothing_is_kept_of_an_order_the_processor_refuses(
 
 
 def test_a_failed_store_is_retried_onto_the_same_object(
-    aws: Any, simulator: ShopifyAdminSimulator, processors: Callable[[str], ModuleType], monkeypatch: pytest.MonkeyPatch
+    aws: Any,
+    simulator: ShopifyAdminSimulator,
+    processors: Callable[[str], support.Function],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulator.state.add_resources("orders", _order())
     module = processors("order")
@@ -148,7 +150,7 @@ def test_a_failed_store_is_retried_onto_the_same_object(
         raise RuntimeError("ProvisionedThroughputExceededException")
 
     with monkeypatch.context() as patched:
-        patched.setattr(module.PROCESSOR, "store", throttled)
+        patched.setattr(module.processor, "store", throttled)
         with pytest.raises(RuntimeError):
             module.handler(json.loads(json.dumps(event)), support.Context())
     assert list(support.lake_objects(aws, "raw/shopify/fetched/")) == [FETCHED]  # kept before the store
@@ -157,7 +159,7 @@ def test_a_failed_store_is_retried_onto_the_same_object(
 
 
 def test_the_order_processors_role_allows_the_write(
-    aws: Any, simulator: ShopifyAdminSimulator, processors: Callable[[str], ModuleType]
+    aws: Any, simulator: ShopifyAdminSimulator, processors: Callable[[str], support.Function]
 ) -> None:
     template = load_template(REPO_ROOT / "infrastructure" / "shopify" / "eventbridge-rules.yaml")
     simulator.state.add_resources("orders", _order())

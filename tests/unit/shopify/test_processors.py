@@ -6,7 +6,6 @@ import copy
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -128,7 +127,7 @@ def test_a_customer_removed_from_an_order_leaves_no_customer_id_in_any_delivery_
 
 
 def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_version(
-    aws: Any, processors: Callable[[str], ModuleType], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
+    aws: Any, processors: Callable[[str], support.Function], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = processors("order")
     first, later = _order(), _order()
@@ -139,7 +138,7 @@ def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_
         def down(**kwargs: Any) -> Any:
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
 
-        patch.setattr(module.DYNAMODB, "update_item", down)
+        patch.setattr(module.dynamodb, "update_item", down)
         with pytest.raises(ClientError):
             module.handler(json.loads(json.dumps(crashed)), support.Context())
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
@@ -150,15 +149,15 @@ def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_
 
 
 def test_a_later_version_of_an_order_does_not_mark_its_cart_again(
-    aws: Any, processors: Callable[[str], ModuleType], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
+    aws: Any, processors: Callable[[str], support.Function], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = processors("order")
     first, later = _order(), _order()
     later["updated_at"] = "2008-01-11T09:00:00Z"
     deliver("order", support.envelope("orders/create", first, event_id="evt-1"))
     calls: list[str] = []
-    original = module.DYNAMODB.update_item
-    monkeypatch.setattr(module.DYNAMODB, "update_item", lambda **kw: calls.append(kw["TableName"]) or original(**kw))
+    original = module.dynamodb.update_item
+    monkeypatch.setattr(module.dynamodb, "update_item", lambda **kw: calls.append(kw["TableName"]) or original(**kw))
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
     assert calls == []
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "duplicate"
@@ -205,14 +204,14 @@ def test_orders_edited_is_kept_raw_only(aws: Any, deliver: Deliver) -> None:
 
 
 def test_a_transient_failure_raises_so_lambda_retries(
-    aws: Any, processors: Callable[[str], ModuleType], monkeypatch: pytest.MonkeyPatch
+    aws: Any, processors: Callable[[str], support.Function], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = processors("order")
 
     def throttled(**kwargs: Any) -> Any:
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
 
-    monkeypatch.setattr(module.DYNAMODB, "put_item", throttled)
+    monkeypatch.setattr(module.dynamodb, "put_item", throttled)
     event = support.envelope("orders/create", _order(), event_id="evt-t")
     with pytest.raises(ClientError):
         module.handler(event, support.Context())

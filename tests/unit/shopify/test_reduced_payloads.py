@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 import platformctl.simulators.shopify_resources as simulated
+from common import shopify_events as se
 from common import shopify_resources as resources
 from common.errors import TransientError
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
@@ -40,14 +40,14 @@ KINDS = {
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_graphql_normalisation_prepares_the_same_state_as_rest(
-    aws: Any, processors: Callable[[str], ModuleType], kind: str
+    aws: Any, processors: Callable[[str], support.Function], kind: str
 ) -> None:
     """REST sample -> simulator's GraphQL shape -> the client's REST shape: the processor stores the same."""
     name, _, topic, normalise, to_graphql = KINDS[kind]
     rest = _rest(name)
     module = processors(kind)
-    direct = module.prepare(module.se.parse_event(support.envelope(topic, rest, event_id="e")))
-    fetched = module.prepare(module.se.parse_event(support.envelope(topic, normalise(to_graphql(rest)), event_id="e")))
+    direct = module.prepare(se.parse_event(support.envelope(topic, rest, event_id="e")))
+    fetched = module.prepare(se.parse_event(support.envelope(topic, normalise(to_graphql(rest)), event_id="e")))
     assert fetched == direct
 
 
@@ -107,7 +107,7 @@ def test_an_event_of_another_shop_is_quarantined(
 
 
 def test_shopify_failing_raises_a_transient_error_for_lambda_to_retry(
-    aws: Any, simulator: ShopifyAdminSimulator, processors: Callable[[str], ModuleType]
+    aws: Any, simulator: ShopifyAdminSimulator, processors: Callable[[str], support.Function]
 ) -> None:
     simulator.state.add_resources("orders", _rest("order"))
     simulator.state.configure(http_error={"status": 503, "times": 10})

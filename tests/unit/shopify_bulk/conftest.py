@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -13,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator, SimulatorState
+from tests.unit import lambda_loader
 
 BUCKET = "acme-data-lake-test"
 SECRET_NAME = "acme/test/ShopifyAdminApiSecret"
@@ -60,19 +58,8 @@ class Context:
 
 
 def load_app(folder: str) -> ModuleType:
-    """A bulk function's app.py as a fresh module (settings and clients are made at import)."""
-    import common.aws
-
-    common.aws.client.cache_clear()
-    path = REPO_ROOT / "lambdas" / "shopify" / folder / "app.py"
-    name = f"shopify_{folder}_app"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """A bulk function's app.py imported anew under this test's environment (the simulator's URL)."""
+    return lambda_loader.load_app(f"shopify/{folder}", fresh=True)
 
 
 @pytest.fixture

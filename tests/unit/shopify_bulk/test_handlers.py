@@ -186,7 +186,7 @@ def test_access_denied_when_starting_names_the_scope(handlers: Handlers, simulat
 
     class Denying:
         def __init__(self) -> None:
-            self.real = app.CLIENT
+            self.real = app.exporter.admin
 
         def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
             if "bulkOperationRunQuery" in query:
@@ -299,7 +299,7 @@ def test_a_complete_run_lands_parts_manifest_and_watermark(
     keys = [part["key"] for entry in document["types"].values() for part in entry["parts"]]
     assert all(k.startswith("raw/shopify/bulk/") and f"/run={run['run_id']}/part-" in k for k in keys)
     body = read_gzip_parts(s3, keys)
-    url = handlers("bulk_download").result_url(run["operation_id"], False)
+    url = handlers("bulk_download").downloader.result_url(run["operation_id"], False)
     assert sorted(body.splitlines()) == sorted(__import__("requests").get(url, timeout=10).content.splitlines())
     assert simulator.state.counters["result_requests_with_credentials"] == 0, "the result is read without a token"
     assert read_watermark(s3, BUCKET) == datetime(2025, 7, 1, tzinfo=UTC)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ import pytest
 from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
+from tests.unit import lambda_loader
 
 FUNCTION_DIR = REPO_ROOT / "lambdas" / "shopify" / "compliance_webhook"
 REGION = "us-east-1"
@@ -41,20 +41,9 @@ STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACH
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
-def _load(name: str, filename: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, FUNCTION_DIR / filename)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_app(name: str) -> ModuleType:
-    """app.py under ``name``; its flat ``import compliance_request`` finds the module loaded here."""
-    sys.modules.setdefault("compliance_request", _load("compliance_request", "compliance_request.py"))
-    return _load(name, "app.py")
+    """app.py under ``name``; its flat ``import compliance_request`` finds the folder's module."""
+    return lambda_loader.load_app("shopify/compliance_webhook", name=name, fresh=True)
 
 
 def body_of(topic: str, **overrides: Any) -> bytes:

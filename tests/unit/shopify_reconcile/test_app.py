@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -14,7 +12,7 @@ from unittest import mock
 import pytest
 from moto import mock_aws
 
-from platformctl.manifest import REPO_ROOT
+from tests.unit.lambda_loader import load_app
 from tests.unit.shopify import support
 from tests.unit.shopify_reconcile import shop
 from tests.unit.shopify_reconcile.test_reconcile import UNTIL
@@ -30,16 +28,7 @@ def app() -> Iterator[ModuleType]:
     env = support.environment() | {"POWERTOOLS_METRICS_NAMESPACE": "acme/Shopify", "POWERTOOLS_LOG_LEVEL": "WARNING"}
     with mock.patch.dict("os.environ", env), mock_aws():
         support.create_stores(support.SESSION)
-        import common.aws
-
-        common.aws.client.cache_clear()
-        path = REPO_ROOT / "lambdas" / "shopify" / "bulk_reconcile" / "app.py"
-        spec = importlib.util.spec_from_file_location("bulk_reconcile_app_test", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bulk_reconcile_app_test"] = module
-        spec.loader.exec_module(module)
+        module = load_app("shopify/bulk_reconcile", name="bulk_reconcile_app_test", fresh=True)
         yield module
 
 

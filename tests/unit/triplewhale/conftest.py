@@ -3,7 +3,6 @@ API key secret in moto, the local Triple Whale simulator on 127.0.0.1, and a fix
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.triplewhale import SimulatorState, TripleWhaleSimulator
+from tests.unit import lambda_loader
 
 FUNCTION_DIR = REPO_ROOT / "lambdas" / "triplewhale" / "summary"
 if str(FUNCTION_DIR) not in sys.path:
@@ -150,13 +150,7 @@ def make_job(aws_stack: Stack, app_classes: ModuleType, simulator: TripleWhaleSi
 
 def load_app_module(name: str) -> ModuleType:
     """app.py imported whole, as the runtime imports it (module-level set-up included)."""
-    spec = importlib.util.spec_from_file_location(name, FUNCTION_DIR / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return lambda_loader.load_app("triplewhale/summary", name=name, fresh=True)
 
 
 def path_of(*parts: str) -> Path:

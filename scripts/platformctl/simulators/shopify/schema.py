@@ -175,10 +175,6 @@ type OrderEdge {{ cursor: String, node: Order }}
 
 type LineItem implements Node {{
   id: ID!
-  # NOT in Shopify's LineItem (its reference lists no legacyResourceId): declared only because
-  # common.shopify_resources.FULFILLMENT_QUERY asks for fulfillmentLineItems.nodes.lineItem.legacyResourceId,
-  # which the real Admin API refuses. Remove it when that query asks for the line item's id instead.
-  legacyResourceId: UnsignedInt64
   name: String
   title: String
   sku: String

@@ -5,7 +5,6 @@ sends them to EventBridge, and indexers to hand them to."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
+from tests.unit import lambda_loader
 
 FUNCTION_DIR = REPO_ROOT / "lambdas" / "privacy" / "indexer"
 REGION = "us-east-1"
@@ -40,13 +40,7 @@ PART_KEY = "raw/shopify/bulk/Order/run=gid-shopify-BulkOperation-9/part-00000.js
 
 
 def load_app(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, FUNCTION_DIR / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return lambda_loader.load_app("privacy/indexer", name=name, fresh=True)
 
 
 def order_envelope(

@@ -11,16 +11,13 @@ from __future__ import annotations
 import copy
 import gzip
 import hashlib
-import importlib.util
 import json
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
@@ -35,6 +32,7 @@ from common.shopify_bulk_stream import BulkSplitter
 from platformctl.manifest import REPO_ROOT
 from platformctl.templates import load_template
 from tests.conftest import COPIED_FIXTURES
+from tests.unit import lambda_loader
 
 FUNCTION_DIR = REPO_ROOT / "lambdas" / "privacy" / "requests"
 if str(FUNCTION_DIR) not in sys.path:
@@ -87,14 +85,7 @@ def environment(**overrides: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def app() -> ModuleType:
     """app.py as the image runs it (settings read at import; clients made on the first invocation)."""
-    with mock.patch.dict(os.environ, environment()):
-        spec = importlib.util.spec_from_file_location("privacy_requests_app", FUNCTION_DIR / "app.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["privacy_requests_app"] = module
-        spec.loader.exec_module(module)
-        return module
+    return lambda_loader.load_app("privacy/requests", environment(), name="privacy_requests_app", fresh=True)
 
 
 @pytest.fixture(autouse=True)
