@@ -400,3 +400,69 @@ def test_the_deploy_environment_runs_platformctl_deploy(tmp_path: Path) -> None:
     installed = {_normal(line.split("==")[0]) for line in frozen.stdout.splitlines() if "==" in line}
     assert installed == set(_pins(lock)), "the deploy environment holds exactly the lock"
     assert json.dumps(sorted(installed))  # readable on failure
+
+
+def _runtime_imports(tree: ast.AST) -> list[str]:
+    """Module names a file imports at run time: absolute imports, wherever they stand (an import inside a
+    function still runs in the image), except under ``if TYPE_CHECKING:``."""
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+def _third_party_imports(function_folder: Path) -> set[str]:
+    """Top-level third-party packages a function's code imports at run time, following its imports of
+    ``common``."""
+    lambdas = REPO_ROOT / "lambdas"
+    todo = [p for p in function_folder.glob("*.py") if not p.name.startswith("test_")]
+    seen: set[Path] = set()
+    found: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            top = name.split(".")[0]
+            if top == "common":
+                module = lambdas / name.replace(".", "/")
+                todo += [p for p in (module.with_suffix(".py"), module / "__init__.py") if p.is_file()]
+            elif top not in sys.stdlib_module_names and not (function_folder / f"{top}.py").is_file():
+                found.add(top)
+    return found
+
+
+def _locked(requirements_txt: Path) -> set[str]:
+    names = re.findall(r"^([A-Za-z0-9_.-]+)==", requirements_txt.read_text(encoding="utf-8"), re.MULTILINE)
+    return {re.sub(r"[-_.]+", "-", n).lower() for n in names}
+
+
+def test_every_package_a_function_imports_is_in_its_image() -> None:
+    """The local cloud runs the handlers in the dev environment, where every package is installed: an image
+    whose lock lacks a package its code imports (through ``common`` too) would fail only on AWS."""
+    distributions = importlib.metadata.packages_distributions()
+    for requirements in sorted((REPO_ROOT / "lambdas").rglob("requirements.txt")):
+        locked = _locked(requirements)
+        for package in sorted(_third_party_imports(requirements.parent)):
+            owners = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(package, [package])}
+            assert owners & locked, f"{requirements.parent.relative_to(REPO_ROOT)} imports {package}, not in its lock"
+
+
+def test_an_image_pins_requests_exactly_when_its_code_imports_it() -> None:
+    for requirements in sorted((REPO_ROOT / "lambdas").rglob("requirements.in")):
+        pinned = any(line.startswith("requests==") for line in requirements.read_text().splitlines())
+        imported = "requests" in _third_party_imports(requirements.parent)
+        assert pinned == imported, f"{requirements.relative_to(REPO_ROOT)}: pinned {pinned}, imported {imported}"
