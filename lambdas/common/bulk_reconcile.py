@@ -18,6 +18,16 @@ the conditional write keeps the newest whatever arrives when. A bulk write's eve
 ``#bulk-<run id>``: ``#`` sorts before every webhook event id (those are ``[A-Za-z0-9][A-Za-z0-9._-]*``),
 so on an equal ``updatedAt`` the webhook's version wins, as in the Glue job ``orders_enriched``.
 
+**Converted carts.** An order written here (a missing or stale one; a repeat of this run's write too)
+then marks its cart and checkout converted in the abandoned-carts hot store, through the order
+processor's own ``common.shopify_order_item.mark_carts_converted`` (one-way ``set_if_absent``, so a
+repeat or resume marks again harmlessly and a cart another order converted first keeps that order): a
+cart whose order's webhooks were lost no longer looks abandoned. These are the only extra writes: one
+conditional UpdateItem per token of a written order (``requests["cart_mark"]``); an order classified
+current or newer writes nothing. ``carts_marked`` counts the carts that name the written order as
+theirs afterwards (newly marked, or by an earlier attempt of the same order), so an interrupted
+reconciliation counts what an uninterrupted one does.
+
 **Bounded memory.** Children (an order's ``LineItem`` lines, ``__parentId``) may come before or after
 their parent. Roots are partitioned by ``id mod P`` (``P = ceil(roots / roots_per_partition)``, fixed
 for the run by its plan); one partition at a time is classified from the root parts, then its children
@@ -67,7 +77,14 @@ from common.shopify_customer_item import (
     write_customer,
 )
 from common.shopify_events import shopify_id, timestamp
-from common.shopify_order_item import order_attributes, order_key, write_order
+from common.shopify_order_item import (
+    NO_MARKS,
+    CartMarks,
+    mark_carts_converted,
+    order_attributes,
+    order_key,
+    write_order,
+)
 from common.shopify_resources import customer_from_graphql, order_from_graphql
 from common.timeutil import iso_utc, parse_timestamp, to_epoch_micros
 
@@ -81,6 +98,7 @@ BATCH_GET_KEYS = 100  # BatchGetItem's limit
 ROOTS_PER_PARTITION = 100_000
 WRITE_WORKERS = 16
 COUNT_KEYS = ("exported", "in_window", "missing", "stale", "current", "newer_in_store", "written", "skipped_invalid")
+CARTS_MARKED = "carts_marked"  # orders only: carts converted by a written order
 # Of ``current``: versions an earlier reconciliation wrote (a window overlapping a healed one), not a webhook.
 CURRENT_BY_BULK = "current_by_bulk"
 _GID_ID = re.compile(rb'"id":"gid:(?:\\?/){2}shopify(?:\\?/)(?P<type>[A-Za-z]+)(?:\\?/)(?P<id>[0-9]{1,20})"')
@@ -135,6 +153,30 @@ class Root:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where one entity's writes go: its table, and for orders the abandoned carts they convert."""
+
+    dynamodb: DynamoDBClient
+    table: str
+    carts_table: str
+    cart_ttl_days: int
+    now: datetime  # when the run started: orders older than the carts' TTL mark no cart
+
+
+@dataclass(frozen=True)
+class Written:
+    """One object's writes: their outcomes, and the conversion marks an order's write was followed by."""
+
+    outcomes: list[Outcome]
+    marks: CartMarks = NO_MARKS
+
+    @property
+    def stored(self) -> bool:
+        # DUPLICATE: this run's own version, written by an earlier attempt of this partition.
+        return any(o in (Outcome.WRITTEN, Outcome.DUPLICATE) for o in self.outcomes)
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """How one hot-store entity is reconciled from a run's parts."""
 
@@ -144,8 +186,13 @@ class EntitySpec:
     child_folders: tuple[str, ...]
     key: Callable[[str], dict[str, str]]
     projection: tuple[str, ...]  # version attributes read per item
-    write: Callable[[DynamoDBClient, str, Root, list[bytes], str], list[Outcome]]
+    write: Callable[[Target, Root, list[bytes], str], Written]
     needs_write: Callable[[Root, Mapping[str, Any] | None, str], bool]
+    extra_counts: tuple[str, ...] = ()
+
+    @property
+    def count_keys(self) -> tuple[str, ...]:
+        return (*COUNT_KEYS, CURRENT_BY_BULK, *self.extra_counts)
 
 
 def _profile_stale(root: Root, stored: Mapping[str, Any] | None, event_id: str) -> bool:
@@ -163,31 +210,46 @@ def _numeric_id(node: Mapping[str, Any]) -> int:
         return 0
 
 
-def _write_order(client: DynamoDBClient, table: str, root: Root, children: list[bytes], event: str) -> list[Outcome]:
+def _write_order(target: Target, root: Root, children: list[bytes], event: str) -> Written:
     node = root.node
     # A parent's children need not come in order (groupObjects: false); Shopify lists an order's line
     # items by creation, which their ids follow.
     node["lineItems"] = sorted((json.loads(line) for line in children), key=_numeric_id)
     attributes = order_attributes(order_from_graphql(_with_legacy_ids(node)))
     version = SourceVersion.of(root.updated_at, event)
-    return [write_order(client, table, root.object_id, attributes, version, updated_at=root.updated_at).outcome]
+    result = write_order(target.dynamodb, target.table, root.object_id, attributes, version, updated_at=root.updated_at)
+    written = Written([result.outcome])
+    if not written.stored:  # a webhook brought a newer version since the classification: it marked
+        return written
+    marks = mark_carts_converted(
+        target.dynamodb,
+        target.carts_table,
+        root.object_id,
+        attributes,
+        result,
+        updated_at=root.updated_at,
+        ttl_days=target.cart_ttl_days,
+        now=target.now,
+    )
+    return Written(written.outcomes, marks)
 
 
 def _customer_payload(root: Root) -> dict[str, Any]:
     return customer_from_graphql(_with_legacy_ids(root.node))
 
 
-def _write_customer(client: DynamoDBClient, table: str, root: Root, children: list[bytes], event: str) -> list[Outcome]:
+def _write_customer(target: Target, root: Root, children: list[bytes], event: str) -> Written:
     payload = _customer_payload(root)
-    return write_customer(
-        client,
-        table,
+    outcomes = write_customer(
+        target.dynamodb,
+        target.table,
         root.object_id,
         event,
         updated_at=root.updated_at,
         profile=profile_attributes(root.object_id, payload),
         consents=state_consents(payload, root.updated_at),
     )
+    return Written(outcomes)
 
 
 def _customer_needs_write(root: Root, stored: Mapping[str, Any] | None, event_id: str) -> bool:
@@ -210,6 +272,7 @@ ENTITIES: dict[str, EntitySpec] = {
         projection=(VERSION, EVENT_ID),
         write=_write_order,
         needs_write=_profile_stale,
+        extra_counts=(CARTS_MARKED,),
     ),
     "customers": EntitySpec(
         name="customers",
@@ -275,6 +338,10 @@ def _parent_id(line: bytes) -> str | None:
 class Counts:
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*COUNT_KEYS, CURRENT_BY_BULK), 0))
 
+    @classmethod
+    def of(cls, spec: EntitySpec) -> Counts:
+        return cls(dict.fromkeys(spec.count_keys, 0))
+
     def add(self, name: str, amount: int = 1) -> None:
         self.values[name] += amount
 
@@ -308,10 +375,13 @@ class Reconciler:
     dynamodb: DynamoDBClient
     bucket: str
     tables: Mapping[str, str]  # entity -> table name
+    carts_table: str  # the abandoned carts a written order marks converted
+    cart_ttl_days: int
     clock: Callable[[], datetime]
     roots_per_partition: int = ROOTS_PER_PARTITION
     write_workers: int = WRITE_WORKERS
-    requests: dict[str, int] = field(default_factory=lambda: {"batch_get": 0, "write": 0})
+    # DynamoDB requests: BatchGetItem calls, entity writes, conversion marks (UpdateItem on abandoned carts)
+    requests: dict[str, int] = field(default_factory=lambda: {"batch_get": 0, "write": 0, "cart_mark": 0})
 
     # ---- objects
     def _get_json(self, key: str) -> dict[str, Any] | None:
@@ -407,7 +477,7 @@ class Reconciler:
             counts, to_write = self._classify(manifest, spec, index, partitions, event_id)
             self._put_json(classification_key, {"counts": counts.values, "to_write": sorted(to_write)})
         else:  # a repeat of this partition: its classification before any write decides
-            counts = Counts()
+            counts = Counts.of(spec)
             counts.merge(saved["counts"])
             wanted = set(saved["to_write"])
             to_write = {}
@@ -416,9 +486,11 @@ class Reconciler:
                 if root is not None and root.object_id in wanted:
                     to_write[root.object_id] = root
         children = self._children(manifest, spec, set(to_write))
-        written, invalid = self._write(spec, to_write, children, event_id)
+        written, invalid, carts = self._write(spec, to_write, children, event_id)
         counts.values["written"] = written
         counts.add("skipped_invalid", invalid)
+        if CARTS_MARKED in counts.values:
+            counts.values[CARTS_MARKED] = carts
         self._put_json(self._result_key(run_id, spec.name, index), {"counts": counts.values})
 
     def _parse_root(self, line: bytes, spec: EntitySpec) -> Root | None:
@@ -433,7 +505,7 @@ class Reconciler:
     def _classify(
         self, manifest: Mapping[str, Any], spec: EntitySpec, index: int, partitions: int, event_id: str
     ) -> tuple[Counts, dict[str, Root]]:
-        counts = Counts()
+        counts = Counts.of(spec)
         window = self._window(manifest)
         to_write: dict[str, Root] = {}
         batch: dict[str, Root] = {}
@@ -514,28 +586,30 @@ class Reconciler:
         to_write: Mapping[str, Root],
         children: Mapping[str, list[bytes]],
         event_id: str,
-    ) -> tuple[int, int]:
-        table = self.tables[spec.name]
+    ) -> tuple[int, int, int]:
+        """Writes the partition's objects: (stored, skipped invalid, carts marked converted)."""
+        target = Target(self.dynamodb, self.tables[spec.name], self.carts_table, self.cart_ttl_days, self.clock())
 
-        def one(root: Root) -> bool | None:
+        def one(root: Root) -> Written | None:
             try:
-                outcomes = spec.write(self.dynamodb, table, root, list(children.get(root.object_id, [])), event_id)
+                return spec.write(target, root, list(children.get(root.object_id, [])), event_id)
             except BadInput:
                 return None
-            self.requests["write"] += len(outcomes)
-            # DUPLICATE: this run's own version, written by an earlier attempt of this partition.
-            return any(o in (Outcome.WRITTEN, Outcome.DUPLICATE) for o in outcomes)
 
         roots = [to_write[k] for k in sorted(to_write, key=int)]
         with ThreadPoolExecutor(max_workers=max(1, self.write_workers)) as pool:
             results = list(pool.map(one, roots))
-        return sum(1 for r in results if r), sum(1 for r in results if r is None)
+        done = [r for r in results if r is not None]
+        self.requests["write"] += sum(len(r.outcomes) for r in done)
+        self.requests["cart_mark"] += sum(r.marks.requests for r in done)
+        carts = sum(r.marks.converted for r in done)
+        return sum(1 for r in done if r.stored), len(results) - len(done), carts
 
     # ---- the end
     def _finish(self, run_id: str, manifest: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
         entities: dict[str, dict[str, int]] = {}
         for entity, partitions in plan["partitions"].items():
-            counts = Counts()
+            counts = Counts.of(ENTITIES[entity])
             for index in range(int(partitions)):
                 document = self._get_json(self._result_key(run_id, entity, index))
                 if document is None:

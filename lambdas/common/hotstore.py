@@ -269,6 +269,15 @@ def set_if_absent(client: DynamoDBClient, table: str, key: Mapping[str, Any], at
     Returns True when at least one attribute was newly set. Creates the item if it does not exist, so a
     mark that arrives before the thing it marks is not lost.
     """
+    before = set_if_absent_before(client, table, key, attributes)
+    return any(name not in before for name in attributes)
+
+
+def set_if_absent_before(
+    client: DynamoDBClient, table: str, key: Mapping[str, Any], attributes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``set_if_absent``, answering the item as it was before (empty if there was none): whose mark it
+    holds when the attribute was already set."""
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
     assignments = ", ".join(f"#a{i} = if_not_exists(#a{i}, :a{i})" for i in range(len(attributes)))
     response = client.update_item(
@@ -279,8 +288,7 @@ def set_if_absent(client: DynamoDBClient, table: str, key: Mapping[str, Any], at
         ExpressionAttributeValues=serialize({f":a{i}": v for i, v in enumerate(attributes.values())}),
         ReturnValues="ALL_OLD",
     )
-    before = deserialize(response.get("Attributes", {}))
-    return any(name not in before for name in attributes)
+    return deserialize(response.get("Attributes", {}))
 
 
 def tombstone(

@@ -5,7 +5,10 @@ webhooks through the bus and the deployed processors, the state machine's Reconc
   after a complete bulk run, reconcile it in several steps (one answer lost and the step repeated): the
   hot store then holds what delivering everything holds (delivering everything again changes nothing but
   who wrote an equal version), a bulk line older than a webhook never overwrote it, and the counts say so;
-- a real run of the state machine reconciles its export: every exported order is in the hot store.
+- a real run of the state machine reconciles its export: every exported order is in the hot store;
+- an order whose orders/create was dropped while its cart (created by the cart processor) and checkout
+  were not ends with both marked converted by the reconciliation (the function's role may update the
+  abandoned-carts table), as delivering the webhook would have.
 
 The unit tests (tests/unit/shopify_reconcile, moto) explore the same properties far more widely.
 Narrow the deploy with PLATFORM_LOCAL_STACKS=shared,monitoring,shopify/eventbridge-rules,shopify/bulk-workflow.
@@ -17,7 +20,7 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -151,6 +154,51 @@ def test_dropped_webhooks_are_healed_in_resumable_steps_and_the_newest_always_wi
     assert {k: _without(v, "source_event_id") for k, v in healed.items()} == {
         k: _without(v, "source_event_id") for k, v in everything.items()
     }
+
+
+def _carts(cloud: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    table = cloud.endpoints()["tables"]["abandoned_carts"]
+    response = cloud.target.client("dynamodb").batch_get_item(
+        RequestItems={table: {"Keys": [{"cart_token": {"S": k}} for k in keys], "ConsistentRead": True}}
+    )
+    items = [{k: TypeDeserializer().deserialize(v) for k, v in raw.items()} for raw in response["Responses"][table]]
+    return {str(item["cart_token"]): item for item in items}
+
+
+def test_a_dropped_orders_create_whose_cart_was_created_ends_with_the_cart_converted(cloud: Any, run_id: str) -> None:
+    uid = uuid.uuid4().hex[:12]
+    order_id = 10**9 + uuid.uuid4().int % 10**8
+    # Placed yesterday: an order older than the carts' time to live marks nothing (its cart has expired).
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    v = shop.OrderVersion(
+        order_id, 0, yesterday, "PAID", (2,), None, cart_token=f"cart-{uid}", checkout_token=f"co-{uid}",
+        created_at=shop.iso(yesterday - timedelta(hours=1)),
+    )  # fmt: skip
+    cart: dict[str, Any] = {
+        "id": v.cart_token,
+        "token": v.cart_token,
+        "line_items": [],
+        "updated_at": shop.iso(v.updated_at),
+    }
+    _put(cloud, [support.envelope("carts/create", cart, event_id=f"cart-{uid}")])  # the orders/create is lost
+    keys = [f"cart-{uid}", f"checkout:co-{uid}"]
+    before = _carts(cloud, keys)
+    assert set(before) == {f"cart-{uid}"}
+    assert "converted_order_id" not in before[f"cart-{uid}"]
+
+    s3, bucket = cloud.target.client("s3"), cloud.endpoints()["bucket"]
+    shop.put_run(s3, bucket, run_id, shop.run_lines([v]), since=None, until=UNTIL)
+    answer = _invoke(cloud, {"run": {"run_id": run_id}, "previous": None})
+    assert answer["done"] is True
+    counts = json.loads(s3.get_object(Bucket=bucket, Key=answer["result_key"])["Body"].read())["entities"]["orders"]
+    assert (counts["missing"], counts["written"], counts["carts_marked"]) == (1, 1, 2)
+    after = _carts(cloud, keys)
+    assert {k: after[k].get("converted_order_id") for k in keys} == {k: str(order_id) for k in keys}
+    assert after[f"cart-{uid}"]["source_updated_at"] == before[f"cart-{uid}"]["source_updated_at"]  # the cart stays
+
+    # the webhook delivered late marks nothing new: the first mark stays
+    _put(cloud, [_event(v)])
+    assert _carts(cloud, keys) == after
 
 
 def test_a_state_machine_run_reconciles_what_it_exported(cloud: Any) -> None:

@@ -8,8 +8,8 @@ cost measure --write`, review the diff, commit units.json.
 Tolerances: call, invocation, object and item counts exactly. Bytes within 2 % (+64 bytes): the scenario's
 ids, timestamps and signatures keep their lengths, but a timestamp's trailing digits or a JSON number's width
 can change a few bytes. Log bytes within 10 % (+200): log lines carry timings and request ids. Durations only
-within a factor of 20: a unit's duration is the mean of one or two invocations and follows this machine's load
-(on a busy 2-core machine one invocation was seen 12 times slower than when committed); the check still
+within a factor of 20 or 2 seconds: a unit's duration is the mean of one or two invocations and follows this
+machine's load (on a busy 2-core machine one invocation was seen 12 times slower than when committed); the check still
 catches a handler that became an order of magnitude slower or faster (a sleep, a retry loop, a call removed),
 and the model uses durations only as an estimate (docs/cost.md). The data-quality run's S3 listings follow the
 lake's partitions, so they are compared like bytes; and per-environment calls (secret fetches) follow how many
@@ -33,6 +33,10 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 DURATION_FACTOR = 20
+# ... and by more than this: one invocation on a loaded 2-core machine (a Spark test in the other worker, a new
+# worker process) was seen 29 times slower than committed, 0.8 s instead of 29 ms. A handler that sleeps or
+# retries for seconds still fails; a load spike of a second does not.
+DURATION_SLACK_MS = 2000.0
 
 
 def _close(measured: float, committed: float, relative: float, absolute: float) -> bool:
@@ -65,7 +69,8 @@ def _differences(unit: str, now: dict[str, Any], then: dict[str, Any]) -> list[s
             continue
         if not _close(a["log_bytes"], b["log_bytes"], 0.10, 200):
             found.append(f"{unit}: log bytes of {function}: measured {a['log_bytes']}, committed {b['log_bytes']}")
-        if not b["duration_ms"] / DURATION_FACTOR <= a["duration_ms"] <= b["duration_ms"] * DURATION_FACTOR:
+        within_factor = b["duration_ms"] / DURATION_FACTOR <= a["duration_ms"] <= b["duration_ms"] * DURATION_FACTOR
+        if not within_factor and abs(a["duration_ms"] - b["duration_ms"]) > DURATION_SLACK_MS:
             found.append(f"{unit}: duration of {function}: measured {a['duration_ms']}, committed {b['duration_ms']}")
     for table in sorted(set(now["dynamodb_items"]) | set(then["dynamodb_items"])):
         a, b = now["dynamodb_items"].get(table, {}), then["dynamodb_items"].get(table, {})

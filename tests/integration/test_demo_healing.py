@@ -67,6 +67,26 @@ def test_the_report_shows_missing_then_healed(demo: dict[str, Any]) -> None:
     assert healed in text
 
 
+def test_the_carts_of_the_healed_orders_end_converted(demo: dict[str, Any]) -> None:
+    day = shopify_realtime.Day()
+    day.build()
+    delivered = shopify_realtime.delivered_orders(day)
+
+    def carts(order: dict[str, Any]) -> list[str]:
+        keys = [str(order["cart_token"])] if order.get("cart_token") else []
+        return keys + ([f"checkout:{order['checkout_token']}"] if order.get("checkout_token") else [])
+
+    every = [k for order in day.shop_orders.values() for k in carts(order)]
+    of_missing = [k for i, order in day.shop_orders.items() if i not in delivered for k in carts(order)]
+    assert of_missing, "the outage must lose every webhook of some order that had a cart"
+    # converted before the run (a delivered webhook marked them), marked by the run, converted after it
+    assert _row(demo["text"], "their carts and checkouts converted") == [
+        len(every) - len(of_missing),
+        len(of_missing),
+        len(every),
+    ]
+
+
 def test_the_coverage_check_and_its_alarm_notice_the_outage(demo: dict[str, Any]) -> None:
     day = shopify_realtime.Day()
     day.build()

@@ -9,9 +9,13 @@ falls to ``STEP_SAFETY_SECONDS``, or after ``run.options.reconcile_partitions_pe
 ``{"done": bool, "partitions": N, "partitions_done": N, "result_key": key | null}``; the state machine
 calls the next step until ``done``.
 
+An order it writes marks its cart and checkout converted in the abandoned-carts table
+(``ABANDONED_CARTS_TABLE_NAME``, ``CART_TTL_DAYS`` as the order processor's), as the order processor does.
+
 The last step writes ``metadata/shopify/bulk/run=<id>/reconciliation.json`` (per entity: exported,
-in_window, missing, stale, current, newer_in_store, written, skipped_invalid) and the metrics
-``ReconciledMissing`` and ``ReconciledStale`` (namespace ``<Brand>/Shopify``, dimension ``Entity``).
+in_window, missing, stale, current, newer_in_store, written, skipped_invalid, current_by_bulk, and for
+orders carts_marked) and the metrics ``ReconciledMissing`` and ``ReconciledStale`` (namespace
+``<Brand>/Shopify``, dimension ``Entity``).
 A repeat of the final step finds the result written and changes nothing (and counts nothing twice).
 """
 
@@ -37,6 +41,8 @@ from common.timeutil import utc_now
 class Settings(LakeSettings):
     orders_table: str = env_field("ORDERS_TABLE_NAME")
     customers_table: str = env_field("CUSTOMERS_TABLE_NAME")
+    abandoned_carts_table: str = env_field("ABANDONED_CARTS_TABLE_NAME")
+    cart_ttl_days: int = env_field("CART_TTL_DAYS")
     namespace: str = env_field("POWERTOOLS_METRICS_NAMESPACE")
     step_safety_seconds: int = env_field("STEP_SAFETY_SECONDS", default=60)
     roots_per_partition: int = env_field("ROOTS_PER_PARTITION", default=ROOTS_PER_PARTITION)
@@ -103,6 +109,7 @@ class ReconcileStep:
                 "partitions_done": outcome.partitions_done,
                 "batch_gets": reconciler.requests["batch_get"],
                 "writes": reconciler.requests["write"],
+                "cart_marks": reconciler.requests["cart_mark"],
                 "entities": (outcome.result or {}).get("entities"),
             },
         )
@@ -123,6 +130,8 @@ def build_step(settings: Settings) -> ReconcileStep:
             dynamodb=aws.dynamodb(),
             bucket=settings.bucket,
             tables={"orders": settings.orders_table, "customers": settings.customers_table},
+            carts_table=settings.abandoned_carts_table,
+            cart_ttl_days=settings.cart_ttl_days,
             clock=utc_now,
             roots_per_partition=roots_per_partition,
             write_workers=settings.write_workers,

@@ -13,7 +13,9 @@ hot store, and the step reports missing -> healed: the day's orders in Shopify, 
 held at Shopify's version, stale or not at all before the run (read from the table, not from the run),
 the run's ``reconciliation.json`` and ``ReconciledMissing``/``ReconciledStale`` metrics, and the
 table after the run (nothing missing, nothing stale). The step checks that the run's counts are the ones
-read from the table.
+read from the table. The carts and checkouts of those orders: converted before the run (by a delivered
+webhook), marked by the run (``carts_marked``: those of the orders it found missing), converted after it
+(all of them: no bought cart still looks abandoned).
 """
 
 from __future__ import annotations
@@ -116,6 +118,36 @@ def _iso_micros(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+def _cart_keys(simulator: str, ids: set[str]) -> dict[str, str]:
+    """Abandoned-carts key (``<cart token>``, ``checkout:<checkout token>``) -> the id of the order of
+    ``ids`` that converts it, from the orders the simulator holds."""
+    stored = requests.get(f"{simulator}/_simulator/resources/orders", timeout=10)
+    stored.raise_for_status()
+    keys: dict[str, str] = {}
+    for order in stored.json():
+        if str(order["id"]) in ids:
+            if order.get("cart_token"):
+                keys[str(order["cart_token"])] = str(order["id"])
+            if order.get("checkout_token"):
+                keys[f"checkout:{order['checkout_token']}"] = str(order["id"])
+    return keys
+
+
+def _converted(cloud: Any, table: str, keys: list[str]) -> dict[str, str]:
+    """Cart key -> ``converted_order_id`` for the keys whose abandoned-carts item has one."""
+    client = cloud.target.client("dynamodb")
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": [{"cart_token": {"S": k}} for k in keys[start : start + 100]]}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                if "converted_order_id" in item:
+                    found[item["cart_token"]["S"]] = item["converted_order_id"]["S"]
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
 def _stored_versions(cloud: Any, table: str, ids: list[str]) -> dict[str, str]:
     """Order id -> the hot store's ``source_updated_at`` (as _iso_micros) for the ids it holds."""
     client = cloud.target.client("dynamodb")
@@ -174,6 +206,9 @@ def _heal(cloud: Any, report: Report, machine: str, simulator: str) -> None:
         report.line("the simulator holds no order of the webhook day (the realtime step did not run): skipped")
         return
     before = _classify(shop, _stored_versions(cloud, table, sorted(shop)))
+    carts_table = endpoints["tables"]["abandoned_carts"]
+    cart_orders = _cart_keys(simulator, set(shop))
+    converted_before = _converted(cloud, carts_table, sorted(cart_orders))
     namespace = _namespace(cloud)
     # The backfill's reconciliation counted into the same metrics minutes ago: this run's are the rise.
     metrics_before = [_metric(cloud, namespace, name) or 0.0 for name in ("ReconciledMissing", "ReconciledStale")]
@@ -192,6 +227,7 @@ def _heal(cloud: Any, report: Report, machine: str, simulator: str) -> None:
     result = json.loads(cloud.target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     counts = result["entities"]["orders"]
     after = _classify(shop, _stored_versions(cloud, table, sorted(shop)))
+    converted_after = _converted(cloud, carts_table, sorted(cart_orders))
     healed_missing, healed_stale = (
         (_metric(cloud, namespace, name) or 0.0) - earlier
         for name, earlier in zip(("ReconciledMissing", "ReconciledStale"), metrics_before, strict=True)
@@ -204,6 +240,12 @@ def _heal(cloud: Any, report: Report, machine: str, simulator: str) -> None:
             ("in the hot store at Shopify's version", len(before["current"]), counts["current"], len(after["current"])),
             ("stale (a later webhook lost)", len(before["stale"]), counts["stale"], len(after["stale"])),
             ("missing (every webhook lost)", len(before["missing"]), counts["missing"], len(after["missing"])),
+            (
+                "their carts and checkouts converted",
+                len(converted_before),
+                counts.get("carts_marked", 0),
+                len(converted_after),
+            ),
         ],
     )
     report.line(
@@ -229,6 +271,25 @@ def _heal(cloud: Any, report: Report, machine: str, simulator: str) -> None:
     report.expect(
         (healed_missing, healed_stale) == (float(counts["missing"]), float(counts["stale"])),
         f"ReconciledMissing/ReconciledStale are {healed_missing}/{healed_stale}",
+    )
+    # A delivered webhook marked its order's carts; the run marks those of the orders none reached.
+    of_missing = {k for k, order_id in cart_orders.items() if order_id in set(before["missing"])}
+    report.line(
+        f"carts and checkouts of these orders marked converted: {len(converted_before)} before the run, "
+        f"{counts.get('carts_marked', 0)} by the run (carts_marked), {len(converted_after)} of {len(cart_orders)} after"
+    )
+    report.expect(bool(of_missing), "no missing order had a cart: the run had no cart to mark")
+    report.expect(
+        set(converted_before) == set(cart_orders) - of_missing,
+        f"before the run, converted carts {sorted(converted_before)}; expected all but those of missing orders",
+    )
+    report.expect(
+        counts.get("carts_marked") == len(of_missing),
+        f"the run marked {counts.get('carts_marked')} carts, the missing orders have {len(of_missing)}",
+    )
+    report.expect(
+        converted_after == cart_orders,
+        f"after the run, carts still looking abandoned: {sorted(set(cart_orders) - set(converted_after))}",
     )
 
 

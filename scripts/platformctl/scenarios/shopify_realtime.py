@@ -382,8 +382,9 @@ def _report_tables(cloud: Any, tables: dict[str, str], report: Report, day: Day)
     )
     expected = day.expected
     delivered = delivered_orders(day)
-    # A cart is marked converted by any delivered orders/* webhook of its order (a bulk-healed order
-    # does not mark it: docs/shopify-bulk.md), so the outage leaves some converted carts looking abandoned.
+    # A cart is marked converted by any delivered orders/* webhook of its order, so the outage leaves the
+    # carts of orders no delivery reached looking abandoned until the next bulk run heals those orders and
+    # marks their carts (shopify_bulk checks it; docs/shopify-bulk.md).
     unmarked = {o["cart_token"] for i, o in day.shop_orders.items() if i not in delivered}
     report.expect(converted == expected["converted"] - unmarked, f"converted carts {sorted(converted)}")
     report.expect(abandoned == expected["abandoned"] | unmarked, f"abandoned carts {sorted(abandoned)}")

@@ -33,6 +33,9 @@ class OrderVersion:
     quantities: tuple[int, ...]
     customer_id: int | None
     cancelled: bool = False
+    cart_token: str | None = None
+    checkout_token: str | None = None
+    created_at: str = "2025-03-01T08:00:00Z"
 
     @property
     def total(self) -> str:
@@ -75,7 +78,7 @@ def order_payload(v: OrderVersion) -> dict[str, Any]:
         "name": f"#{v.order_id}",
         "order_number": v.order_id,
         "email": "someone@example.com",
-        "created_at": "2025-03-01T08:00:00Z",
+        "created_at": v.created_at,
         "updated_at": iso(v.updated_at),
         "processed_at": "2025-03-01T08:00:00Z",
         "cancelled_at": iso(v.updated_at) if v.cancelled else None,
@@ -93,8 +96,8 @@ def order_payload(v: OrderVersion) -> dict[str, Any]:
         "test": False,
         "source_name": "web",
         "tags": "vip, repeat" if v.version % 2 else "",
-        "checkout_token": None,
-        "cart_token": None,
+        "checkout_token": v.checkout_token,
+        "cart_token": v.cart_token,
         "customer": {"id": v.customer_id} if v.customer_id else None,
         "refunds": refunds,
         "line_items": [
@@ -135,7 +138,7 @@ def order_lines(v: OrderVersion) -> tuple[bytes, list[bytes]]:
         "id": gid,
         "name": f"#{v.order_id}",
         "email": "someone@example.com",
-        "createdAt": "2025-03-01T08:00:00Z",
+        "createdAt": v.created_at,
         "updatedAt": iso(v.updated_at),
         "processedAt": "2025-03-01T08:00:00Z",
         "cancelledAt": iso(v.updated_at) if v.cancelled else None,
@@ -147,8 +150,8 @@ def order_lines(v: OrderVersion) -> tuple[bytes, list[bytes]]:
         "displayFulfillmentStatus": "UNFULFILLED",
         "test": False,
         "sourceName": "web",
-        "checkoutToken": None,
-        "cartToken": None,
+        "checkoutToken": v.checkout_token,
+        "cartToken": v.cart_token,
         "subtotalPriceSet": _money(v.total),
         "totalDiscountsSet": _money("0.00"),
         "totalShippingPriceSet": _money("0.00"),
