@@ -151,7 +151,8 @@ def emf_lines(namespace: str, data: Sequence[MetricDatumTypeDef]) -> list[str]:
             raise TypeError("metric_data stamps every datum with a datetime")
         directive = {
             "Namespace": namespace,
-            "Dimensions": [[name for name, _ in dimensions]] if dimensions else [],
+            # One set, empty for the run's totals: CloudWatch refuses an empty list of sets.
+            "Dimensions": [[name for name, _ in dimensions]],
             "Metrics": [{"Name": d["MetricName"], "Unit": d.get("Unit", "None")} for d in datums],
         }
         document: dict[str, Any] = {

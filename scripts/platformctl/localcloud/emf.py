@@ -5,7 +5,8 @@ CloudWatch Logs extracts metrics from a log event that is one JSON object whose 
 sets, each a list of member names, and ``Metrics`` as a list of ``{"Name", "Unit"}``) and ``Timestamp``
 (epoch milliseconds). Each metric's value is the root member named like it (a number, or a list of up
 to 100 numbers); each dimension's value is the root member named like it (a string). Every dimension set
-yields its own metric; a directive with an empty dimension set list yields a metric without dimensions
+yields its own metric; an empty dimension set (``[[]]``) yields a metric without dimensions, but the list of
+sets may not be empty (the specification's JSON schema: ``Dimensions`` has ``minItems`` 1)
 (Amazon CloudWatch User Guide, "Specification: Embedded metric format"). Powertools' ``Metrics`` prints
 exactly such lines. A line that is not such a document, or a directive that breaks the rules (a missing
 or non-string dimension value, a non-numeric value), yields nothing, as CloudWatch rejects it.
@@ -76,7 +77,9 @@ def parse_document(document: Any, now: datetime) -> list[Datum]:
 
 def _dimension_sets(document: dict[str, Any], sets: list[Any]) -> list[tuple[tuple[str, str], ...]] | None:
     resolved: list[tuple[tuple[str, str], ...]] = []
-    for names in sets or [[]]:
+    if not sets:
+        return None  # ``"Dimensions": []`` breaks the schema: CloudWatch extracts nothing from the directive
+    for names in sets:
         if not isinstance(names, list) or len(names) > MAX_DIMENSIONS:
             return None
         values = [document.get(name) if isinstance(name, str) else None for name in names]

@@ -41,7 +41,7 @@ def test_the_timestamp_comes_from_the_document_else_from_ingestion() -> None:
     assert parse_line(json.dumps(document), NOW)[0].timestamp == NOW
 
 
-def test_every_dimension_set_is_its_own_metric_and_no_set_means_no_dimensions() -> None:
+def test_every_dimension_set_is_its_own_metric_and_an_empty_set_means_no_dimensions() -> None:
     document = _document(Quarantined=3, topic="orders/create")
     document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = [["service"], ["service", "topic"], []]
     found = parse_line(json.dumps(document), NOW)
@@ -50,8 +50,11 @@ def test_every_dimension_set_is_its_own_metric_and_no_set_means_no_dimensions() 
         (("service", "recharge-webhook"), ("topic", "orders/create")),
         (),
     ]
-    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = []
+    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = [[]]
     assert parse_line(json.dumps(document), NOW)[0].dimensions == ()
+    # no set at all breaks the specification's schema (Dimensions: minItems 1): CloudWatch extracts nothing
+    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = []
+    assert parse_line(json.dumps(document), NOW) == []
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,8 @@ def test_lambda_metrics_write_what_lambda_publishes(tmp_path: Path) -> None:
     metrics.throttled("f")
     metrics.printed(
         "f",
-        b'{"_aws": {"CloudWatchMetrics": [{"Namespace": "n", "Dimensions": [], "Metrics": [{"Name": "m"}]}]}, "m": 4}',
+        b'{"_aws": {"CloudWatchMetrics": [{"Namespace": "n", "Dimensions": [[]], "Metrics": [{"Name": "m"}]}]}, '
+        b'"m": 4}',
     )
     metrics.printed("f", b"plain")
     dims = {"FunctionName": "f"}
