@@ -68,15 +68,7 @@ def child_reconcile(run_id: str) -> dict[str, Any]:
 
     app.STEP.make_reconciler = keep
 
-    class Context:
-        function_name = "bench-bulk-reconcile"
-        memory_limit_in_mb = 1024
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-        aws_request_id = "bench"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 15 * 60 * 1000
+    Context = download.lambda_context("bench-bulk-reconcile")  # noqa: N806 - a class, as Lambda passes one
 
     app.aws.s3().head_bucket(Bucket=download.BUCKET)  # a warm function
     app.aws.dynamodb().describe_table(TableName=ORDERS_TABLE)
