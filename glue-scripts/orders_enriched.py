@@ -22,11 +22,15 @@ output has ids, money, statuses and times only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - the name every PySpark reader knows
 from pyspark.sql import types as T  # noqa: N812
 
 import commerce_rules as rules
+import order_fields as fields
+from order_fields import Kind, OrderField, Shape, Status
 
 MONEY = T.DecimalType(rules.MONEY_PRECISION, rules.MONEY_SCALE)
 # Source ranks: on equal updated_at a webhook (REST, every field) beats a bulk line.
@@ -100,30 +104,38 @@ def _struct(**fields: T.DataType) -> T.StructType:
 
 # Strings everywhere a payload may send a number or a string: Spark's JSON reader gives any value's
 # text for a string field, so "199.00", 199.0 and 450789469 all arrive as text and are cast here.
+_MONEY_SET = _struct(shopMoney=_struct(amount=_S, currencyCode=_S))
+
+
+def _rest_type(order_field: OrderField) -> T.DataType:
+    if order_field.shape is Shape.REFERENCE:
+        return _struct(id=_S)
+    if order_field.kind is Kind.BOOLEAN:
+        return T.BooleanType()
+    if order_field.kind is Kind.CODES:
+        return T.ArrayType(_struct(code=_S))
+    return _S
+
+
+def _bulk_type(order_field: OrderField) -> T.DataType:
+    if order_field.shape is Shape.MONEY_SET:
+        return _MONEY_SET
+    if order_field.shape is Shape.REFERENCE:
+        return _struct(id=_S)
+    if order_field.kind is Kind.BOOLEAN:
+        return T.BooleanType()
+    if order_field.kind in (Kind.TAGS, Kind.CODES):
+        return T.ArrayType(_S)
+    return _S
+
+
+# The payload's fields the job reads: those of common.order_fields with a column, then the ones with code.
 _REST_ORDER = _struct(
-    id=_S,
-    name=_S,
+    **{f.rest: _rest_type(f) for f in fields.column_fields()},
     order_number=_S,
-    created_at=_S,
-    processed_at=_S,
-    updated_at=_S,
-    cancelled_at=_S,
-    closed_at=_S,
-    currency=_S,
-    financial_status=_S,
-    fulfillment_status=_S,
-    subtotal_price=_S,
-    total_discounts=_S,
-    total_tax=_S,
-    total_price=_S,
     # Not a REST field: an order fetched from the Admin API carries GraphQL's totalRefundedSet here
     # instead of the refunds' transactions (common.shopify_resources), as the order processor reads it.
     total_refunded_set=_struct(shop_money=_struct(amount=_S)),
-    customer=_struct(id=_S),
-    source_name=_S,
-    tags=_S,
-    test=T.BooleanType(),
-    discount_codes=T.ArrayType(_struct(code=_S)),
     line_items=T.ArrayType(
         _struct(
             id=_S,
@@ -151,28 +163,9 @@ WEBHOOK_EVENT = _struct(
     detail=_struct(metadata=T.MapType(_S, _S), payload=_REST_ORDER),
 )
 
-_MONEY_SET = _struct(shopMoney=_struct(amount=_S, currencyCode=_S))
 BULK_ORDER = _struct(
     __typename=_S,
-    id=_S,
-    name=_S,
-    createdAt=_S,
-    updatedAt=_S,
-    processedAt=_S,
-    cancelledAt=_S,
-    closedAt=_S,
-    currencyCode=_S,
-    displayFinancialStatus=_S,
-    displayFulfillmentStatus=_S,
-    test=T.BooleanType(),
-    sourceName=_S,
-    subtotalPriceSet=_MONEY_SET,
-    totalDiscountsSet=_MONEY_SET,
-    totalTaxSet=_MONEY_SET,
-    totalPriceSet=_MONEY_SET,
-    discountCodes=T.ArrayType(_S),
-    tags=T.ArrayType(_S),
-    customer=_struct(id=_S),
+    **{f.graphql or "": _bulk_type(f) for f in fields.column_fields()},
     refunds=T.ArrayType(_struct(totalRefundedSet=_MONEY_SET)),
     fulfillments=T.ArrayType(_struct(status=_S, createdAt=_S)),
 )
@@ -220,6 +213,69 @@ def _first_fulfilled_at(fulfillments: Column, status: str, created: str) -> tupl
     return F.size(active), F.array_min(times)
 
 
+def _same(value: Column) -> Column:
+    return value
+
+
+def _fulfillment_status(display_status: Column) -> Column:
+    return F.create_map(*[F.lit(x) for pair in rules.FULFILLMENT_STATUS.items() for x in pair])[display_status]
+
+
+def _tags(text: Column) -> Column:
+    return F.filter(F.transform(F.split(F.coalesce(text, F.lit("")), ","), F.trim), lambda t: t != "")
+
+
+def _strings(array: Column) -> Column:
+    return F.coalesce(array, F.array().cast(T.ArrayType(_S)))
+
+
+# How each kind of common.order_fields becomes its column, from the REST payload and from a bulk line.
+_WEBHOOK_KINDS: dict[Kind, Callable[[Column], Column]] = {
+    Kind.ID: _id,
+    Kind.MONEY: lambda value: value.cast(MONEY),
+    Kind.TIMESTAMP: _timestamp,
+    Kind.TAGS: _tags,
+    Kind.CODES: lambda value: F.transform(F.coalesce(value, F.array()), lambda d: d["code"]),
+}
+_BULK_KINDS: dict[Kind, Callable[[Column], Column]] = {
+    Kind.ID: _id,
+    Kind.MONEY: lambda value: value["shopMoney"]["amount"].cast(MONEY),  # a MoneyBag
+    Kind.TIMESTAMP: _timestamp,
+    Kind.TAGS: _strings,
+    Kind.CODES: _strings,
+}
+_BULK_STATUSES: dict[Status, Callable[[Column], Column]] = {
+    Status.LOWER: F.lower,
+    Status.FULFILLMENT: _fulfillment_status,
+}
+
+
+def _webhook_column(order_field: OrderField, o: Column) -> Column:
+    """The column of a field converted by its kind alone, from the REST payload ``o``."""
+    value = o[order_field.rest]
+    value = value["id"] if order_field.shape is Shape.REFERENCE else value
+    if order_field.status is not None:
+        return F.lower(value)
+    return _WEBHOOK_KINDS.get(order_field.kind, _same)(value)
+
+
+def _bulk_column(order_field: OrderField, o: Column) -> Column:
+    """The column of a field converted by its shape and kind alone, from the bulk line ``o``."""
+    value = o[order_field.graphql or ""]
+    value = value["id"] if order_field.shape is Shape.REFERENCE else value
+    if order_field.status is not None:
+        return _BULK_STATUSES[order_field.status](value)
+    return _BULK_KINDS.get(order_field.kind, _same)(value)
+
+
+def _version_columns(
+    convert: Callable[[OrderField, Column], Column], o: Column, coded: dict[str, Column]
+) -> list[Column]:
+    """VERSION_COLUMNS: the fields' 1:1 columns (common.order_fields) by ``convert``, the rest ``coded``."""
+    by_field = {f.column or "": convert(f, o) for f in fields.column_fields()}
+    return [(by_field | coded)[name].alias(name) for name in VERSION_COLUMNS]
+
+
 def parse_webhooks(events: DataFrame) -> DataFrame:
     """Raw webhook files (a ``value`` column: one event's text each) as the fields the job reads:
     ``o`` (the payload's order fields), ``topic`` and ``event_id``; one row per file. A ``fetched``
@@ -242,7 +298,6 @@ def webhook_versions(parsed: DataFrame) -> DataFrame:
     """
     state = parsed.where(F.col("topic").isin(*STATE_TOPICS))
     o = F.col("o")
-    currency = o["currency"]
     refund_amounts = F.flatten(
         F.transform(
             F.coalesce(o["refunds"], F.array()),
@@ -261,43 +316,26 @@ def webhook_versions(parsed: DataFrame) -> DataFrame:
     fulfillment_count, first_fulfilled_at = _first_fulfilled_at(
         F.coalesce(o["fulfillments"], F.array()), "status", "created_at"
     )
-    tags = F.filter(F.transform(F.split(F.coalesce(o["tags"], F.lit("")), ","), F.trim), lambda t: t != "")
-    versions = state.select(
-        _id(o["id"]).alias("order_id"),
-        o["name"].alias("order_name"),
-        _order_number(o["order_number"], o["name"]).alias("order_number"),
-        _timestamp(o["created_at"]).alias("created_at"),
-        _timestamp(o["processed_at"]).alias("processed_at"),
-        _timestamp(o["updated_at"]).alias("updated_at"),
-        _timestamp(o["cancelled_at"]).alias("cancelled_at"),
-        _timestamp(o["closed_at"]).alias("closed_at"),
-        currency.alias("currency"),
-        F.lower(o["financial_status"]).alias("financial_status"),
-        F.lower(o["fulfillment_status"]).alias("fulfillment_status"),
-        o["subtotal_price"].cast(MONEY).alias("subtotal_price"),
-        o["total_discounts"].cast(MONEY).alias("total_discounts"),
-        o["total_tax"].cast(MONEY).alias("total_tax"),
-        o["total_price"].cast(MONEY).alias("total_price"),
-        F.coalesce(
+    coded = {
+        "order_number": _order_number(o["order_number"], o["name"]),
+        "total_refunded": F.coalesce(
             o["total_refunded_set"]["shop_money"]["amount"].cast(MONEY),
             F.aggregate(refund_amounts, F.lit(0).cast(MONEY), lambda total, x: (total + x).cast(MONEY)),
-        ).alias("total_refunded"),
-        F.size(F.coalesce(o["refunds"], F.array())).alias("refund_count"),
-        F.size(F.coalesce(o["line_items"], F.array())).alias("line_item_count"),
-        F.aggregate(
+        ),
+        "refund_count": F.size(F.coalesce(o["refunds"], F.array())),
+        "line_item_count": F.size(F.coalesce(o["line_items"], F.array())),
+        "total_quantity": F.aggregate(
             F.coalesce(o["line_items"], F.array()), F.lit(0), lambda total, li: total + li["quantity"].cast("int")
-        ).alias("total_quantity"),
-        _id(o["customer"]["id"]).alias("customer_id"),
-        o["source_name"].alias("source_name"),
-        tags.alias("tags"),
-        F.transform(F.coalesce(o["discount_codes"], F.array()), lambda d: d["code"]).alias("discount_codes"),
-        o["test"].alias("test"),
-        F.lit(False).alias("deleted"),
-        fulfillment_count.alias("fulfillment_count"),
-        first_fulfilled_at.alias("first_fulfilled_at"),
-        F.lit(WEBHOOK).alias("source"),
-        F.col("event_id").alias("source_event_id"),
-    ).where(F.col("order_id").isNotNull() & F.col("updated_at").isNotNull())
+        ),
+        "deleted": F.lit(False),
+        "fulfillment_count": fulfillment_count,
+        "first_fulfilled_at": first_fulfilled_at,
+        "source": F.lit(WEBHOOK),
+        "source_event_id": F.col("event_id"),
+    }
+    versions = state.select(*_version_columns(_webhook_column, o, coded)).where(
+        F.col("order_id").isNotNull() & F.col("updated_at").isNotNull()
+    )
     deletes = parsed.where(F.col("topic") == DELETE_TOPIC).select(
         _id(o["id"]).alias("order_id"),
         F.lit(True).alias("deleted"),
@@ -327,53 +365,33 @@ def bulk_versions(orders: DataFrame, line_items: DataFrame, runs: DataFrame) -> 
         .agg(F.count(F.lit(1)).alias("line_item_count"), F.sum(F.col("o.quantity").cast("int")).alias("qty"))
     )
     o = F.col("o")
-
-    def money(field: str) -> Column:
-        return o[field]["shopMoney"]["amount"].cast(MONEY)
-
     fulfillment_count, first_fulfilled_at = _first_fulfilled_at(
         F.coalesce(o["fulfillments"], F.array()), "status", "createdAt"
     )
     refunds = F.coalesce(o["refunds"], F.array())
-    status = F.create_map(*[F.lit(x) for pair in rules.FULFILLMENT_STATUS.items() for x in pair])
     joined = lines(orders, BULK_ORDER).join(
         items, (F.col("run") == F.col("item_run")) & (o["id"] == F.col("parent")), "left"
     )
-    return joined.select(
-        _id(o["id"]).alias("order_id"),
-        o["name"].alias("order_name"),
-        _order_number(F.lit(None).cast(_S), o["name"]).alias("order_number"),
-        _timestamp(o["createdAt"]).alias("created_at"),
-        _timestamp(o["processedAt"]).alias("processed_at"),
-        _timestamp(o["updatedAt"]).alias("updated_at"),
-        _timestamp(o["cancelledAt"]).alias("cancelled_at"),
-        _timestamp(o["closedAt"]).alias("closed_at"),
-        o["currencyCode"].alias("currency"),
-        F.lower(o["displayFinancialStatus"]).alias("financial_status"),
-        status[o["displayFulfillmentStatus"]].alias("fulfillment_status"),
-        money("subtotalPriceSet").alias("subtotal_price"),
-        money("totalDiscountsSet").alias("total_discounts"),
-        money("totalTaxSet").alias("total_tax"),
-        money("totalPriceSet").alias("total_price"),
-        F.aggregate(
+    coded = {
+        "order_number": _order_number(F.lit(None).cast(_S), o["name"]),
+        "total_refunded": F.aggregate(
             refunds,
             F.lit(0).cast(MONEY),
             lambda total, r: (total + r["totalRefundedSet"]["shopMoney"]["amount"].cast(MONEY)).cast(MONEY),
-        ).alias("total_refunded"),
-        F.size(refunds).alias("refund_count"),
-        F.coalesce(F.col("line_item_count").cast("int"), F.lit(0)).alias("line_item_count"),
-        F.coalesce(F.col("qty").cast("int"), F.lit(0)).alias("total_quantity"),
-        _id(o["customer"]["id"]).alias("customer_id"),
-        o["sourceName"].alias("source_name"),  # null in parts exported before the query asked for it
-        F.coalesce(o["tags"], F.array().cast(T.ArrayType(_S))).alias("tags"),
-        F.coalesce(o["discountCodes"], F.array().cast(T.ArrayType(_S))).alias("discount_codes"),
-        o["test"].alias("test"),
-        F.lit(False).alias("deleted"),
-        fulfillment_count.alias("fulfillment_count"),
-        first_fulfilled_at.alias("first_fulfilled_at"),
-        F.lit(BULK).alias("source"),
-        F.col("run").alias("source_event_id"),
-    ).where(F.col("order_id").isNotNull() & F.col("updated_at").isNotNull())
+        ),
+        "refund_count": F.size(refunds),
+        "line_item_count": F.coalesce(F.col("line_item_count").cast("int"), F.lit(0)),
+        "total_quantity": F.coalesce(F.col("qty").cast("int"), F.lit(0)),
+        "deleted": F.lit(False),
+        "fulfillment_count": fulfillment_count,
+        "first_fulfilled_at": first_fulfilled_at,
+        "source": F.lit(BULK),
+        "source_event_id": F.col("run"),
+    }
+    # A field is null in parts exported before the query asked for it (sourceName, test).
+    return joined.select(*_version_columns(_bulk_column, o, coded)).where(
+        F.col("order_id").isNotNull() & F.col("updated_at").isNotNull()
+    )
 
 
 def previous_versions(previous: DataFrame) -> DataFrame:

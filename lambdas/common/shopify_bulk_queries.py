@@ -13,95 +13,86 @@ accepts no older version); every other field exists from 2026-01.
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import Final
 
+from common.order_fields import ORDER_FIELDS, Kind, OrderField, Shape
 from common.shopify_bulk import iso_seconds
 
 MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
 ADDRESS = "{ firstName lastName address1 address2 city province provinceCode country countryCodeV2 zip phone }"
 
-# orders_enriched and the orders hot store (order_processor): the money sets, statuses, test and
-# sourceName, cart/checkout tokens, the customer reference and the line items.
-ORDERS_QUERY: Final = f"""{{
-  orders(query: "%(filter)s") {{
-    edges {{
-      node {{
-        __typename
-        id
-        name
-        email
-        createdAt
-        updatedAt
-        processedAt
-        cancelledAt
-        cancelReason
-        closedAt
-        currencyCode
-        presentmentCurrencyCode
-        displayFinancialStatus
-        displayFulfillmentStatus
-        test
-        sourceName
-        checkoutToken
-        cartToken
-        subtotalPriceSet {MONEY}
-        totalDiscountsSet {MONEY}
-        totalShippingPriceSet {MONEY}
-        totalTaxSet {MONEY}
-        totalPriceSet {MONEY}
-        currentTotalPriceSet {MONEY}
-        totalRefundedSet {MONEY}
-        discountCodes
-        tags
-        customer {{ id }}
-        shippingAddress {ADDRESS}
-        billingAddress {ADDRESS}
-        refunds {{ id createdAt note totalRefundedSet {MONEY} }}
-        fulfillments {{ id status createdAt updatedAt trackingInfo {{ company number url }} }}
-        transactions {{ id kind status gateway amountSet {MONEY} processedAt parentTransaction {{ id }} }}
-        lineItems {{
-          edges {{
-            node {{
-              __typename
-              id
-              name
-              title
-              sku
-              quantity
-              currentQuantity
-              variant {{ id }}
-              product {{ id }}
-              originalUnitPriceSet {MONEY}
-              discountedTotalSet {MONEY}
-              taxable
-              requiresShipping
-            }}
-          }}
-        }}
-        discountApplications {{
-          edges {{
-            node {{
-              __typename
-              allocationMethod
-              targetSelection
-              targetType
-              value {{
-                __typename
-                ... on MoneyV2 {{ amount currencyCode }}
-                ... on PricingPercentageValue {{ percentage }}
-              }}
-              ... on DiscountCodeApplication {{ code }}
-              ... on AutomaticDiscountApplication {{ title }}
-              ... on ManualDiscountApplication {{ title }}
-              ... on ScriptDiscountApplication {{ title }}
-            }}
-          }}
-        }}
-      }}
+# The sub-selection of each order field that is neither a leaf, a money set nor a reference. The order's
+# fields themselves, and their order, are common.order_fields' (every field it declares is selected).
+_ORDER_SELECTIONS: Final = {
+    "shippingAddress": ADDRESS,
+    "billingAddress": ADDRESS,
+    "refunds": f"{{ id createdAt note totalRefundedSet {MONEY} }}",
+    "fulfillments": "{ id status createdAt updatedAt trackingInfo { company number url } }",
+    "transactions": f"{{ id kind status gateway amountSet {MONEY} processedAt parentTransaction {{ id }} }}",
+    "lineItems": f"""{{
+  edges {{
+    node {{
+      __typename
+      id
+      name
+      title
+      sku
+      quantity
+      currentQuantity
+      variant {{ id }}
+      product {{ id }}
+      originalUnitPriceSet {MONEY}
+      discountedTotalSet {MONEY}
+      taxable
+      requiresShipping
     }}
   }}
-}}"""
+}}""",
+    "discountApplications": """{
+  edges {
+    node {
+      __typename
+      allocationMethod
+      targetSelection
+      targetType
+      value {
+        __typename
+        ... on MoneyV2 { amount currencyCode }
+        ... on PricingPercentageValue { percentage }
+      }
+      ... on DiscountCodeApplication { code }
+      ... on AutomaticDiscountApplication { title }
+      ... on ManualDiscountApplication { title }
+      ... on ScriptDiscountApplication { title }
+    }
+  }
+}""",
+}
+
+
+def _order_selection(name: str, order_field: OrderField) -> str:
+    """One order field as the bulk query selects it (ids are gids: references select ``{ id }``)."""
+    if order_field.shape in (Shape.SCALAR, Shape.ENUM, Shape.GID) or order_field.kind in (Kind.TAGS, Kind.CODES):
+        return name
+    if order_field.shape is Shape.MONEY_SET:
+        return f"{name} {MONEY}"
+    if order_field.shape is Shape.REFERENCE:
+        return f"{name} {{ id }}"
+    return f"{name} {_ORDER_SELECTIONS[name]}"
+
+
+def _order_node() -> str:
+    lines = ["__typename", *(_order_selection(f.graphql, f) for f in ORDER_FIELDS if f.graphql is not None)]
+    return textwrap.indent("\n".join(lines), " " * 8)
+
+
+# orders_enriched and the orders hot store (order_processor), and the lake's raw lines: every field of
+# common.order_fields.ORDER_FIELDS; line items and discount applications are connections (lines of their own).
+ORDERS_QUERY: Final = (
+    '{\n  orders(query: "%(filter)s") {\n    edges {\n      node {\n' + _order_node() + "\n      }\n    }\n  }\n}"
+)
 
 # The customers hot store (customer_processor): the profile and both marketing consents. No names,
 # e-mail addresses, phone numbers or street addresses: the processors never store them.

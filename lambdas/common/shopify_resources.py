@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from common import commerce_rules as rules
 from common.errors import BadInput
+from common.order_fields import ORDER_FIELDS, Kind, OrderField, Shape, Status, field
 from common.shopify_events import ShopifyEvent, shopify_id
 
 if TYPE_CHECKING:
@@ -101,6 +102,11 @@ _SHIPMENT = {
 }  # fmt: skip
 
 
+_NAME, _ORDER_NUMBER = field("name"), field("order_number")
+_TOTAL_REFUNDED, _LINE_ITEMS = field("total_refunded"), field("line_items")
+_REFUNDS, _FULFILLMENTS = field("refunds"), field("fulfillments")
+
+
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
@@ -140,71 +146,68 @@ def _tags(value: Any) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value or "")
 
 
-def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
-    name = node.get("name")
-    number = re.fullmatch(r"#?([0-9]{1,19})", name) if isinstance(name, str) else None
-    line_items = []
-    for item in _nodes(node.get("lineItems")):
-        price = _money_set(item.get("originalUnitPriceSet"))
-        line_items.append(
-            {
-                "id": _gid_number(item, "line item id"),
-                "quantity": item.get("quantity"),
-                "sku": item.get("sku"),
-                "title": item.get("title"),
-                "name": item.get("name"),
-                "variant_id": _legacy_id(item.get("variant")),
-                "product_id": _legacy_id(item.get("product")),
-                "price": price["shop_money"]["amount"] if price else None,
-                "price_set": price,
-            }
-        )
-    fulfillment = node.get("displayFulfillmentStatus")
-    order: dict[str, Any] = {
-        "id": _legacy_id(node),
-        "admin_graphql_api_id": node.get("id"),
-        "name": name,
-        "order_number": int(number.group(1)) if number else None,
-        "created_at": node.get("createdAt"),
-        "updated_at": node.get("updatedAt"),
-        "processed_at": node.get("processedAt"),
-        "cancelled_at": node.get("cancelledAt"),
-        "cancel_reason": _lower(node.get("cancelReason")),
-        "closed_at": node.get("closedAt"),
-        "currency": node.get("currencyCode"),
-        "presentment_currency": node.get("presentmentCurrencyCode"),
-        "financial_status": _lower(node.get("displayFinancialStatus")),
-        "fulfillment_status": rules.fulfillment_status(fulfillment),
-        "test": node.get("test"),
-        "source_name": node.get("sourceName"),
-        "tags": _tags(node.get("tags")),
-        "checkout_token": node.get("checkoutToken"),
-        "cart_token": node.get("cartToken"),
-        "customer": {"id": _legacy_id(node["customer"])} if isinstance(node.get("customer"), Mapping) else None,
-        "line_items": line_items,
-        "refunds": [
-            {"id": _legacy_id(refund), "created_at": refund.get("createdAt")} for refund in _nodes(node.get("refunds"))
-        ],
-        # read by the Glue job from the fetched order kept in the lake (raw/shopify/fetched/orders/)
-        "discount_codes": [{"code": code} for code in node.get("discountCodes") or [] if isinstance(code, str)],
-        "fulfillments": [
-            {"id": _legacy_id(f), "status": _lower(f.get("status")), "created_at": f.get("createdAt")}
-            for f in _nodes(node.get("fulfillments"))
-        ],
-    }
-    for rest, graphql in (
-        ("total_price", "totalPriceSet"),
-        ("subtotal_price", "subtotalPriceSet"),
-        ("total_tax", "totalTaxSet"),
-        ("total_discounts", "totalDiscountsSet"),
-        ("current_total_price", "currentTotalPriceSet"),
-        ("total_refunded", "totalRefundedSet"),  # not a REST field: REST sums refunds[].transactions
-    ):
-        money = _money_set(node.get(graphql))
+def _from_graphql(order_field: OrderField, node: Mapping[str, Any], order: dict[str, Any]) -> None:
+    """Set a field converted by its shape and kind alone in the REST-shaped ``order``."""
+    rest, value = order_field.rest, node.get(order_field.graphql or "")
+    if order_field.shape is Shape.GID:
+        order[rest] = _legacy_id(node)
+        order["admin_graphql_api_id"] = value
+    elif order_field.shape is Shape.MONEY_SET:
+        money = _money_set(value)
         order[f"{rest}_set"] = money
-        if rest != "total_refunded":
-            order[rest] = money["shop_money"]["amount"] if money else None
+        order[rest] = money["shop_money"]["amount"] if money else None
+    elif order_field.shape is Shape.REFERENCE:
+        order[rest] = {"id": _legacy_id(value)} if isinstance(value, Mapping) else None
+    elif order_field.status is not None:
+        order[rest] = rules.fulfillment_status(value) if order_field.status is Status.FULFILLMENT else _lower(value)
+    elif order_field.kind is Kind.TAGS:
+        order[rest] = _tags(value)
+    elif order_field.kind is Kind.CODES:
+        order[rest] = [{"code": code} for code in value or [] if isinstance(code, str)]
+    else:
+        order[rest] = value
+
+
+# The order's fields order_from_graphql converts by their shape alone (the others have code below).
+_BY_SHAPE = tuple(f for f in ORDER_FIELDS if f.normalised and not f.code)
+
+
+def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
+    """An Order node (a lookup's or a bulk line's, with legacy ids) in the REST shape of its webhook."""
+    order: dict[str, Any] = {}
+    for order_field in _BY_SHAPE:
+        _from_graphql(order_field, node, order)
+    name = order.get(_NAME.rest)
+    number = re.fullmatch(r"#?([0-9]{1,19})", name) if isinstance(name, str) else None
+    order[_ORDER_NUMBER.rest] = int(number.group(1)) if number else None
+    # not a REST field: REST sums refunds[].transactions (common.order_fields)
+    order[f"{_TOTAL_REFUNDED.rest}_set"] = _money_set(node.get(_TOTAL_REFUNDED.graphql or ""))
+    order[_LINE_ITEMS.rest] = [_line_item(item) for item in _nodes(node.get(_LINE_ITEMS.graphql or ""))]
+    order[_REFUNDS.rest] = [
+        {"id": _legacy_id(refund), "created_at": refund.get("createdAt")}
+        for refund in _nodes(node.get(_REFUNDS.graphql or ""))
+    ]
+    # read by the Glue job from the fetched order kept in the lake (raw/shopify/fetched/orders/)
+    order[_FULFILLMENTS.rest] = [
+        {"id": _legacy_id(f), "status": _lower(f.get("status")), "created_at": f.get("createdAt")}
+        for f in _nodes(node.get(_FULFILLMENTS.graphql or ""))
+    ]
     return order
+
+
+def _line_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    price = _money_set(item.get("originalUnitPriceSet"))
+    return {
+        "id": _gid_number(item, "line item id"),
+        "quantity": item.get("quantity"),
+        "sku": item.get("sku"),
+        "title": item.get("title"),
+        "name": item.get("name"),
+        "variant_id": _legacy_id(item.get("variant")),
+        "product_id": _legacy_id(item.get("product")),
+        "price": price["shop_money"]["amount"] if price else None,
+        "price_set": price,
+    }
 
 
 def _consent(node: Any, *, sms: bool) -> dict[str, Any] | None:

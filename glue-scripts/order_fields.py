@@ -1,0 +1,1 @@
+../lambdas/common/order_fields.py
