@@ -5,7 +5,7 @@ reconciliation (bulk export lines, ``common.bulk_reconcile``). The item holds th
 attributes, each versioned on its own so that any delivery order converges to in-order delivery:
 
 - the profile (``profile_attributes``), versioned by the customer's ``updated_at``
-  (``common.hotstore.upsert_if_newer``);
+  (``common.hotstore.upsert_if_newer``; with the consents in one request, ``upsert_parts_if_newer``);
 - ``email_marketing_consent`` and ``sms_marketing_consent``, each versioned by its own
   ``consent_updated_at`` (``common.hotstore.upsert_group_if_newer``);
 - the deletion mark of customers/delete (``delete_customer``, a ``common.hotstore.tombstone``; written
@@ -22,7 +22,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import shopify_events as se
-from common.hotstore import Outcome, SourceVersion, tombstone, upsert_group_if_newer, upsert_if_newer
+from common.hotstore import (
+    Outcome,
+    Part,
+    SourceVersion,
+    group_part,
+    profile_part,
+    tombstone,
+    upsert_group_if_newer,
+    upsert_parts_if_newer,
+)
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -125,21 +134,14 @@ def write_customer(
     profile: Mapping[str, Any],
     consents: Iterable[Consent],
 ) -> list[Outcome]:
-    """The profile (when ``updated_at`` is given) and each consent, each newest-wins on its own version."""
-    outcomes: list[Outcome] = []
+    """The profile (when ``updated_at`` is given) and each consent, each newest-wins on its own version;
+    one UpdateItem when all are newer than the stored ones, or none is (``upsert_parts_if_newer``)."""
+    key = customer_key(customer_id)
+    parts: list[Part] = []
     if updated_at is not None:
-        outcomes.append(
-            upsert_if_newer(
-                client,
-                table,
-                customer_key(customer_id),
-                profile,
-                SourceVersion.of(updated_at, event_id),
-                updated_at=updated_at,
-            )
-        )
-    outcomes += [write_consent(client, table, customer_id, c, event_id) for c in consents]
-    return outcomes
+        parts.append(profile_part(key, profile, SourceVersion.of(updated_at, event_id), updated_at=updated_at))
+    parts += [group_part(c.group, c.value, SourceVersion.of(c.version, event_id)) for c in consents]
+    return upsert_parts_if_newer(client, table, key, parts, also={"shopify_customer_id": customer_id})
 
 
 def delete_customer(

@@ -7,8 +7,11 @@ Each turns its input into the REST shape of an order, ``order_attributes`` makes
 same order version store the same item, and whichever is newer wins whatever order they arrive in.
 
 An order's cart and checkout (abandoned-carts items ``<cart token>`` and ``checkout:<checkout token>``)
-are marked converted by it through ``mark_carts_converted``, by the same two writers after their order
-write, so marketing never chases a customer who bought whichever of them brought the order.
+are marked converted by it, so marketing never chases a customer who bought whichever of them brought
+the order. The order processor writes each version with its marks (``conversion_marks``) in one
+transaction (``write_order(..., marks=...)``): a stored version has its marks, so a redelivery or a late
+version has nothing left to mark. The bulk reconciliation marks after its write
+(``mark_carts_converted``), which also counts the carts each order converted.
 
 Stored: ids as strings, ``order_number`` as a string, money as exact decimals with their currency,
 statuses, customer id, tokens, a line-item summary and the cancel/refund state. Contact details
@@ -17,7 +20,7 @@ statuses, customer id, tokens, a line-item summary and the cancel/refund state. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +30,7 @@ from common import commerce_rules as rules
 from common import shopify_events as se
 from common.hotstore import (
     TOMBSTONE,
+    Mark,
     Outcome,
     Replaced,
     SourceVersion,
@@ -154,11 +158,13 @@ def write_order(
     version: SourceVersion,
     *,
     updated_at: datetime,
+    marks: Sequence[Mark] = (),
 ) -> Replaced:
     """Replace the order's item with this version unless the stored one is at least as new; an
-    ``orders/delete`` tombstone on the item stays."""
+    ``orders/delete`` tombstone on the item stays. ``marks`` (``conversion_marks``) are written with
+    the version, in one transaction, or not at all."""
     return replace_if_newer(
-        client, table, order_key(order_id), attributes, version, updated_at=updated_at, keep=TOMBSTONE
+        client, table, order_key(order_id), attributes, version, updated_at=updated_at, keep=TOMBSTONE, marks=marks
     )
 
 
@@ -210,6 +216,37 @@ class CartMarks:
 NO_MARKS = CartMarks()
 
 
+def _conversion(
+    order_id: str, attributes: Mapping[str, Any], *, updated_at: datetime, ttl_days: int, now: datetime | None
+) -> dict[str, Any] | None:
+    """The conversion mark of an order's carts (``converted_order_id``, ``converted_at``: the order's
+    creation, else ``updated_at``; ``expires_at``), or None when the order is older than the carts' time
+    to live (given ``now``): its cart has expired from the table (DynamoDB's TTL), and a mark would only
+    write an item that is already expired (a backfill of years of orders would write two each)."""
+    created = attributes.get("created_at")
+    converted_at = parse_timestamp(created) if created else updated_at
+    expires_at = se.cart_expiry(converted_at, ttl_days)
+    if now is not None and expires_at <= int(now.timestamp()):
+        return None
+    return {CONVERTED_ORDER_ID: order_id, "converted_at": iso_utc(converted_at), "expires_at": expires_at}
+
+
+def conversion_marks(
+    table: str,
+    order_id: str,
+    attributes: Mapping[str, Any],
+    *,
+    updated_at: datetime,
+    ttl_days: int,
+    now: datetime | None = None,
+) -> tuple[Mark, ...]:
+    """The marks to write with a version of the order (``write_order(..., marks=...)``): its cart and
+    checkout converted by it, one-way (a cart another order converted first keeps that order)."""
+    keys = cart_keys(attributes)
+    mark = _conversion(order_id, attributes, updated_at=updated_at, ttl_days=ttl_days, now=now) if keys else None
+    return tuple(Mark(table, {"cart_token": key}, mark) for key in keys) if mark else ()
+
+
 def mark_carts_converted(
     client: DynamoDBClient,
     table: str,
@@ -221,24 +258,15 @@ def mark_carts_converted(
     ttl_days: int,
     now: datetime | None = None,
 ) -> CartMarks:
-    """After the order write ``result``: mark the order's cart and checkout converted by it
-    (``converted_order_id``, ``converted_at``: the order's creation, else ``updated_at``; ``expires_at``),
-    unless ``carts_to_mark`` says a previous write did. One-way (``set_if_absent``): a cart another order
-    converted first keeps that order, and a repeat changes nothing. Given ``now``, an order older than the
-    carts' time to live marks nothing: its cart has expired from the table (DynamoDB's TTL), and a mark
-    would only write an item that is already expired (a backfill of years of orders would write two each)."""
+    """After the order write ``result`` (made without marks): mark the order's cart and checkout
+    converted by it, unless ``carts_to_mark`` says a previous write did. One-way (``set_if_absent``): a
+    cart another order converted first keeps that order, and a repeat changes nothing. Given ``now``, an
+    order older than the carts' time to live marks nothing (``_conversion``)."""
     if not carts_to_mark(result, attributes):
         return NO_MARKS
-    created = attributes.get("created_at")
-    converted_at = parse_timestamp(created) if created else updated_at
-    expires_at = se.cart_expiry(converted_at, ttl_days)
-    if now is not None and expires_at <= int(now.timestamp()):
+    mark = _conversion(order_id, attributes, updated_at=updated_at, ttl_days=ttl_days, now=now)
+    if mark is None:
         return NO_MARKS
-    mark = {
-        CONVERTED_ORDER_ID: order_id,
-        "converted_at": iso_utc(converted_at),
-        "expires_at": expires_at,
-    }
     keys = cart_keys(attributes)
     converted = newly = 0
     for key in keys:

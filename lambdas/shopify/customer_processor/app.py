@@ -7,7 +7,7 @@ that any delivery order converges to the state of in-order delivery (the item an
 
 - the profile (state, verified e-mail, tax exemption, tags, order count, amount spent, country and
   province, timestamps), written by create, update, enable and disable when their ``updated_at`` is
-  newer (``common.hotstore.upsert_if_newer``);
+  newer (with the consents below in one conditional update: ``common.hotstore.upsert_parts_if_newer``);
 - ``email_marketing_consent`` and ``sms_marketing_consent``, written by those topics and by the two
   marketing-consent topics when the consent's own ``consent_updated_at`` is newer;
 - the deletion mark of customers/delete (a tombstone: what was known stays).

@@ -27,9 +27,9 @@ from common import shopify_events as se
 from common.config import env_field, load_settings
 from common.hotstore import SourceVersion
 from common.lake import Lake
-from common.observability import lambda_entry, logger
+from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_order_item import delete_order, mark_carts_converted, order_attributes, write_order
+from common.shopify_order_item import conversion_marks, delete_order, order_attributes, write_order
 from common.shopify_resources import ResourceFetcher
 
 if TYPE_CHECKING:
@@ -77,6 +77,13 @@ class OrderStore:
                 event_id=event.event_id,
             )
             return "tombstoned" if newly else "duplicate"
+        marks = conversion_marks(
+            self.settings.abandoned_carts_table,
+            state.order_id,
+            state.attributes,
+            updated_at=state.updated_at,
+            ttl_days=self.settings.cart_ttl_days,
+        )
         result = write_order(
             self.dynamodb,
             self.settings.orders_table,
@@ -84,18 +91,8 @@ class OrderStore:
             state.attributes,
             SourceVersion.of(state.updated_at, event.event_id),
             updated_at=state.updated_at,
+            marks=marks,
         )
-        marks = mark_carts_converted(
-            self.dynamodb,
-            self.settings.abandoned_carts_table,
-            state.order_id,
-            state.attributes,
-            result,
-            updated_at=state.updated_at,
-            ttl_days=self.settings.cart_ttl_days,
-        )
-        if marks.newly:
-            logger.info("cart marked converted", extra={"order_id": state.order_id, "carts": marks.newly})
         return result.outcome.value
 
 

@@ -113,7 +113,10 @@ class Measurement:
         act()
         self.settle()
         delta = call_ledger.snapshot().minus(calls)
-        written = {key[3] for key in delta.calls if key[1] == "dynamodb" and key[2] in DYNAMODB_WRITES}
+        writes = [key for key in delta.calls if key[1] == "dynamodb" and key[2] in DYNAMODB_WRITES]
+        # A transaction names no one table (the ledger keys it without one): every table is scanned again.
+        transacted = any(key[2].startswith("Transact") for key in writes)
+        written = None if transacted else {key[3] for key in writes}
         logs_after, tables_after = self._logs(), self._tables(written)
         self.units[name] = self._per_unit(delta, count, logs, logs_after, tables, tables_after, extra or {})
 

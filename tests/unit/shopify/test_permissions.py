@@ -41,6 +41,12 @@ SUBSTITUTIONS = {
     "AbandonedCartsTableName": support.TABLES["abandoned_carts"],
 }
 Call = tuple[str, str, str]  # (processor, IAM action, resource ARN)
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 def _arn(service: str, params: dict[str, Any]) -> str:
@@ -53,11 +59,18 @@ def _arn(service: str, params: dict[str, Any]) -> str:
 
 @contextmanager
 def recorded(calls: set[Call], current: list[str]) -> Iterator[None]:
-    original = BaseClient._make_api_call
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def record(client: Any, operation: str, params: dict[str, Any]) -> Any:
         service = client.meta.service_model.signing_name
-        calls.add((current[0], f"{service}:{operation}", _arn(service, params)))
+        if operation == "TransactWriteItems":
+            # IAM authorises each action of a transaction as its own call (Put: dynamodb:PutItem, ...);
+            # there is no TransactWriteItems action.
+            for action in params["TransactItems"]:
+                (kind, request), *_ = action.items()
+                calls.add((current[0], f"{service}:{TRANSACT_ACTIONS[kind]}", _arn(service, request)))
+        else:
+            calls.add((current[0], f"{service}:{operation}", _arn(service, params)))
         return original(client, operation, params)
 
     with mock.patch.object(BaseClient, "_make_api_call", record):

@@ -126,7 +126,7 @@ def test_a_customer_removed_from_an_order_leaves_no_customer_id_in_any_delivery_
         )
 
 
-def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_version(
+def test_a_crashed_order_write_stores_neither_the_order_nor_its_marks_and_a_later_version_stores_both(
     aws: Any, processors: Callable[[str], support.Function], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = processors("order")
@@ -136,32 +136,45 @@ def test_a_crash_before_the_cart_mark_is_healed_by_the_retry_even_after_a_newer_
     with monkeypatch.context() as patch:
 
         def down(**kwargs: Any) -> Any:
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "TransactWriteItems")
 
-        patch.setattr(module.dynamodb, "update_item", down)
+        patch.setattr(module.dynamodb, "transact_write_items", down)
         with pytest.raises(ClientError):
             module.handler(json.loads(json.dumps(crashed)), support.Context())
+    assert (support.table_items(aws, "orders"), support.table_items(aws, "abandoned_carts")) == ([], [])
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
-    assert support.table_items(aws, "abandoned_carts") == []  # the newer version leaves the mark to evt-1
     assert deliver("order", crashed)["outcome"] == "stale"  # Lambda's retry of the crashed event
     carts = support.table_items(aws, "abandoned_carts")
     assert [(c["cart_token"], c["converted_order_id"]) for c in carts] == [(first["cart_token"], "450789469")]
 
 
-def test_a_later_version_of_an_order_does_not_mark_its_cart_again(
+def test_an_order_version_is_written_with_its_marks_in_one_request_and_a_redelivery_marks_nothing(
     aws: Any, processors: Callable[[str], support.Function], deliver: Deliver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = processors("order")
     first, later = _order(), _order()
     later["updated_at"] = "2008-01-11T09:00:00Z"
     deliver("order", support.envelope("orders/create", first, event_id="evt-1"))
-    calls: list[str] = []
-    original = module.dynamodb.update_item
-    monkeypatch.setattr(module.dynamodb, "update_item", lambda **kw: calls.append(kw["TableName"]) or original(**kw))
+    marked = support.table_items(aws, "abandoned_carts")
+    assert [c["converted_order_id"] for c in marked] == ["450789469"]
+    calls: list[tuple[str, ...]] = []
+    transact, update = module.dynamodb.transact_write_items, module.dynamodb.update_item
+
+    def recorded_transaction(**kw: Any) -> Any:
+        calls.append(tuple(next(iter(action.values()))["TableName"] for action in kw["TransactItems"]))
+        return transact(**kw)
+
+    def recorded_update(**kw: Any) -> Any:
+        calls.append((kw["TableName"],))
+        return update(**kw)
+
+    monkeypatch.setattr(module.dynamodb, "transact_write_items", recorded_transaction)
+    monkeypatch.setattr(module.dynamodb, "update_item", recorded_update)
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "written"
-    assert calls == []
+    assert calls == [(support.TABLES["orders"], support.TABLES["abandoned_carts"])]
     assert deliver("order", support.envelope("orders/updated", later, event_id="evt-2"))["outcome"] == "duplicate"
-    assert calls == [support.TABLES["abandoned_carts"]]  # a redelivery may be the retry of a crash: it marks
+    assert len(calls) == 2  # one request, cancelled whole: the stored version has its marks already
+    assert support.table_items(aws, "abandoned_carts") == marked  # one-way: the first mark stays as it was
 
 
 @pytest.mark.parametrize(
@@ -212,6 +225,7 @@ def test_a_transient_failure_raises_so_lambda_retries(
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
 
     monkeypatch.setattr(module.dynamodb, "put_item", throttled)
+    monkeypatch.setattr(module.dynamodb, "transact_write_items", throttled)  # an order with a cart token
     event = support.envelope("orders/create", _order(), event_id="evt-t")
     with pytest.raises(ClientError):
         module.handler(event, support.Context())
@@ -316,7 +330,7 @@ def test_customer_profile_and_consents_are_versioned_apart(aws: Any, deliver: De
 
 
 def test_customer_delete_keeps_a_tombstone(aws: Any, deliver: Deliver) -> None:
-    delete = {"id": 207119551, "phone": None, "addresses": [], "email_marketing_consent": None}
+    delete: dict[str, Any] = {"id": 207119551, "phone": None, "addresses": [], "email_marketing_consent": None}
     assert deliver("customer", support.envelope("customers/delete", delete))["outcome"] == "tombstoned"
     [item] = support.table_items(aws, "customers")
     assert item["deleted"] is True
