@@ -77,11 +77,11 @@ from common.shopify_customer_item import (
     write_customer,
 )
 from common.shopify_events import shopify_id, timestamp
+from common.shopify_order_attributes import order_attributes
 from common.shopify_order_item import (
     NO_MARKS,
     CartMarks,
     mark_carts_converted,
-    order_attributes,
     order_key,
     write_order,
 )

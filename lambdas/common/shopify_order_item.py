@@ -2,9 +2,10 @@
 
 Shared by every writer of an order's state: the order processor (webhooks, and reduced payloads
 completed from the Admin API) and the bulk reconciliation (bulk export lines, ``common.bulk_reconcile``).
-Each turns its input into the REST shape of an order, ``order_attributes`` makes the item from it, and
-``write_order`` stores it with ``common.hotstore.replace_if_newer``: so a webhook and a bulk line of the
-same order version store the same item, and whichever is newer wins whatever order they arrive in.
+Each turns its input into the REST shape of an order, ``common.shopify_order_attributes.order_attributes``
+makes the item's attributes from it, and ``write_order`` stores it with ``common.hotstore.replace_if_newer``:
+so a webhook and a bulk line of the same order version store the same item, and whichever is newer wins
+whatever order they arrive in.
 
 An order's cart and checkout (abandoned-carts items ``<cart token>`` and ``checkout:<checkout token>``)
 are marked converted by it, so marketing never chases a customer who bought whichever of them brought
@@ -12,10 +13,6 @@ the order. The order processor writes each version with its marks (``conversion_
 transaction (``write_order(..., marks=...)``): a stored version has its marks, so a redelivery or a late
 version has nothing left to mark. The bulk reconciliation marks after its write
 (``mark_carts_converted``), which also counts the carts each order converted.
-
-Stored: ids as strings, ``order_number`` as a string, money as exact decimals with their currency,
-statuses, customer id, tokens, a line-item summary and the cancel/refund state. Contact details
-(e-mail, phone, addresses, names) stay in the raw lake only.
 """
 
 from __future__ import annotations
@@ -23,10 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from common import commerce_rules as rules
 from common import shopify_events as se
 from common.hotstore import (
     TOMBSTONE,
@@ -46,108 +41,10 @@ if TYPE_CHECKING:
 ORDER_RECORD = "ORDER"
 CONVERTED_ORDER_ID = "converted_order_id"
 _TOKENS = ("cart_token", "checkout_token")
-MAX_LINE_ITEMS = 500  # keeps an item far below DynamoDB's 400 KB; the lake has every line
 
 
 def order_key(order_id: str) -> dict[str, str]:
     return {"order_id": order_id, "record": ORDER_RECORD}
-
-
-def _line_items(payload: Mapping[str, Any], currency: str | None) -> tuple[list[dict[str, Any]], int, int]:
-    items = se.sequence(payload.get("line_items"), "line_items")
-    summary: list[dict[str, Any]] = []
-    total_quantity = 0
-    for index, raw in enumerate(items):
-        item = se.mapping(raw, f"line_items[{index}]")
-        quantity = se.integer(item.get("quantity", 0), f"line_items[{index}].quantity")
-        total_quantity += quantity
-        if len(summary) >= MAX_LINE_ITEMS:
-            continue
-        price = se.money(item, "price", currency)
-        summary.append(
-            {
-                "line_item_id": se.optional_id(item.get("id"), "line item id"),
-                "product_id": se.optional_id(item.get("product_id"), "product id"),
-                "variant_id": se.optional_id(item.get("variant_id"), "variant id"),
-                "sku": se.text(item.get("sku"), "sku", limit=255),
-                "title": se.text(item.get("title"), "title", limit=255),
-                "quantity": quantity,
-                "price": price,
-            }
-        )
-    return summary, len(items), total_quantity
-
-
-def _refunds(payload: Mapping[str, Any], currency: str | None) -> tuple[int, dict[str, Any] | None]:
-    refunds = se.sequence(payload.get("refunds"), "refunds")
-    given = se.money(payload, "total_refunded", currency)  # present when the order came from GraphQL
-    if given is not None:
-        return len(refunds), given
-    total = Decimal(0)
-    for index, raw in enumerate(refunds):
-        refund = se.mapping(raw, f"refunds[{index}]")
-        for position, raw_tx in enumerate(se.sequence(refund.get("transactions"), "refund transactions")):
-            tx = se.mapping(raw_tx, f"refunds[{index}].transactions[{position}]")
-            if rules.counts_as_refund(tx.get("kind"), tx.get("status")):
-                total += se.decimal(tx.get("amount"), "refund amount")
-    return len(refunds), {"amount": total, "currency": currency}
-
-
-def _order_number(payload: Mapping[str, Any]) -> str | None:
-    number = payload.get("order_number")
-    if number not in (None, ""):
-        number = str(se.integer(number, "order_number"))  # a malformed one is bad input, not a blank
-    return rules.order_number(number, payload.get("name"))
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return iso_utc(moment) if moment is not None else None
-
-
-def order_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The order item's attributes (without the key) from a REST-shaped order; every field is checked,
-    none is PII."""
-    currency = se.text(payload.get("currency"), "currency", limit=8)
-    customer = se.optional_mapping(payload.get("customer"), "customer")
-    line_items, line_count, total_quantity = _line_items(payload, currency)
-    refund_count, refunded = _refunds(payload, currency)
-    cancelled_at = se.optional_timestamp(payload.get("cancelled_at"), "cancelled_at")
-    attributes: dict[str, Any] = {
-        "name": se.text(payload.get("name"), "name", limit=64),
-        "order_number": _order_number(payload),
-        "currency": currency,
-        "presentment_currency": se.text(payload.get("presentment_currency"), "presentment_currency", limit=8),
-        "total_price": se.money(payload, "total_price", currency),
-        "subtotal_price": se.money(payload, "subtotal_price", currency),
-        "total_tax": se.money(payload, "total_tax", currency),
-        "total_discounts": se.money(payload, "total_discounts", currency),
-        "current_total_price": se.money(payload, "current_total_price", currency),
-        "financial_status": se.text(payload.get("financial_status"), "financial_status", limit=64),
-        "fulfillment_status": se.text(payload.get("fulfillment_status"), "fulfillment_status", limit=64),
-        "processed_at": _iso(se.optional_timestamp(payload.get("processed_at"), "processed_at")),
-        "closed_at": _iso(se.optional_timestamp(payload.get("closed_at"), "closed_at")),
-        "cancelled": cancelled_at is not None,
-        "cancelled_at": _iso(cancelled_at),
-        "cancel_reason": se.text(payload.get("cancel_reason"), "cancel_reason", limit=64),
-        "refund_count": refund_count,
-        "total_refunded": refunded,
-        "checkout_token": se.optional_token(payload.get("checkout_token"), "checkout_token"),
-        "cart_token": se.optional_token(payload.get("cart_token"), "cart_token"),
-        "line_items": line_items,
-        "line_item_count": line_count,
-        "total_quantity": total_quantity,
-        "test": bool(payload.get("test", False)),
-        "source_name": se.text(payload.get("source_name"), "source_name", limit=64),
-        "tags": se.tags(payload.get("tags")),
-    }
-    # Index keys (GSI by-customer) may not be NULL: they are left out when unknown.
-    customer_id = se.optional_id(customer.get("id"), "customer id") if customer else None
-    if customer_id is not None:
-        attributes["customer_id"] = customer_id
-    created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
-    if created_at is not None:
-        attributes["created_at"] = iso_utc(created_at)
-    return attributes
 
 
 def write_order(

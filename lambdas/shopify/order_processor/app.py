@@ -29,7 +29,8 @@ from common.hotstore import SourceVersion
 from common.lake import Lake
 from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_order_item import conversion_marks, delete_order, order_attributes, write_order
+from common.shopify_order_attributes import order_attributes
+from common.shopify_order_item import conversion_marks, delete_order, write_order
 from common.shopify_resources import ResourceFetcher
 
 if TYPE_CHECKING:

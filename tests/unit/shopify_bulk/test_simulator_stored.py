@@ -11,7 +11,7 @@ from typing import Any
 
 import platformctl.simulators.shopify_resources  # noqa: F401 - registers STORED_NODES
 from common.shopify_bulk_queries import bulk_query
-from common.shopify_order_item import order_attributes
+from common.shopify_order_attributes import order_attributes
 from common.shopify_resources import order_from_graphql
 from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.shopify_admin import SimulatorState, bulk_objects
