@@ -234,7 +234,7 @@ def measure(
 
 def export(simulator: Any, client: Any, orders: int) -> dict[str, Any]:
     """Run the bulk export of the whole simulated shop through the Admin API; the COMPLETED operation."""
-    from common.shopify_bulk import RUN_QUERY_MUTATION, fetch_operation
+    from common.shopify.bulk import RUN_QUERY_MUTATION, fetch_operation
 
     simulator.state.configure(orders=orders, running_polls=0)
     query = "{ orders { edges { node { __typename id } } } }"
@@ -267,7 +267,7 @@ def bench_shop(data_dir: Path, before_secret: Callable[[Any, str], None] | None 
     import boto3
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from common.shopify_admin import ShopifyAdminClient, admin_api_url
+    from common.shopify.admin import ShopifyAdminClient, admin_api_url
     from platformctl.simulators.shopify_admin import ShopifyAdminSimulator, SimulatorState
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

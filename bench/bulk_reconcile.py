@@ -190,7 +190,7 @@ def measure_write_floor(moto: Any, endpoint: str, writes: int) -> dict[str, floa
     from datetime import UTC, datetime
 
     from common import hotstore
-    from common.bulk_reconcile import WRITE_WORKERS
+    from common.shopify.reconcile import WRITE_WORKERS
 
     dynamodb = moto.client("dynamodb", endpoint_url=endpoint)
     items: list[dict[str, Any]] = []
@@ -221,7 +221,7 @@ def measure_write_floor(moto: Any, endpoint: str, writes: int) -> dict[str, floa
 
 
 def main() -> int:
-    from common.bulk_reconcile import WRITE_WORKERS
+    from common.shopify.reconcile import WRITE_WORKERS
 
     print(f"bulk reconcile benchmark: {ORDERS} orders, {os.cpu_count()} CPU(s)", flush=True)
     with download.bench_shop(download.data_dir(), before_secret=create_tables) as shop:

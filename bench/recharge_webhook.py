@@ -42,8 +42,7 @@ from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-FUNCTION = REPO / "lambdas" / "recharge" / "webhook"
-sys.path[:0] = [str(FUNCTION), str(REPO / "lambdas"), str(REPO / "scripts")]
+sys.path[:0] = [str(REPO / "lambdas"), str(REPO / "scripts")]
 
 DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "2000"))
 LARGE_DELIVERIES = int(os.environ.get("BENCH_LARGE_DELIVERIES", "100"))
@@ -77,13 +76,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _load_app(environment: dict[str, str]) -> ModuleType:
     os.environ.update(environment)
-    spec = importlib.util.spec_from_file_location("recharge_webhook_app_bench", FUNCTION / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("recharge.webhook.app")
 
 
 def _stack() -> dict[str, str]:

@@ -109,7 +109,9 @@ def _task_root(workdir: Path, name: str, *, finished: bool) -> Path:
     root = workdir / (name if finished else f"{name}-unfinished")
     no_bytecode = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO / "lambdas" / "common", root / "common", ignore=no_bytecode)
-    shutil.copytree(REPO / "lambdas" / "shopify" / f"{name}_processor", root, ignore=no_bytecode, dirs_exist_ok=True)
+    package = root / "shopify" / f"{name}_processor"
+    shutil.copytree(REPO / "lambdas" / "shopify" / f"{name}_processor", package, ignore=no_bytecode)
+    shutil.copy2(REPO / "lambdas" / "shopify" / "__init__.py", root / "shopify" / "__init__.py")
     if finished:
         import finish_task_root
 
@@ -143,10 +145,10 @@ def cold_start() -> None:
             "floor, stock SDK data": (clients, [roots["order"]]),
             FLOOR_CASE: (clients, [roots["order"], sdk]),
             POWERTOOLS_CASE: (powertools, [roots["order"], sdk]),
-            "order processor, unfinished image": ("import app", [unfinished]),
+            "order processor, unfinished image": ("import shopify.order_processor.app", [unfinished]),
         }
         for name in PROCESSORS:
-            cases[f"{name} processor"] = ("import app", [roots[name], sdk])
+            cases[f"{name} processor"] = (f"import shopify.{name}_processor.app", [roots[name], sdk])
         samples: dict[str, list[tuple[float, int]]] = {case: [] for case in cases}
         for _ in range(RUNS):  # interleaved, so drift and noise hit every case alike
             for case, (statement, paths) in cases.items():
@@ -364,8 +366,8 @@ def _floor_item(state: Any) -> dict[str, Any]:
 
 def _floor_handler(session: Any, name: str, events: list[str], module: Any) -> Callable[[str], None]:
     """The raw object and one conditional put of the processor's item, prepared ahead of the timed run."""
-    from common import shopify_events as se
     from common.hotstore import serialize
+    from common.shopify import events as se
     from common.timeutil import to_epoch_micros
 
     s3, dynamodb = session.client("s3"), session.client("dynamodb")

@@ -134,7 +134,7 @@ _REST_ORDER = _struct(
     **{f.rest: _rest_type(f) for f in fields.column_fields()},
     order_number=_S,
     # Not a REST field: an order fetched from the Admin API carries GraphQL's totalRefundedSet here
-    # instead of the refunds' transactions (common.shopify_resources), as the order processor reads it.
+    # instead of the refunds' transactions (common.shopify.resources), as the order processor reads it.
     total_refunded_set=_struct(shop_money=_struct(amount=_S)),
     line_items=T.ArrayType(
         _struct(

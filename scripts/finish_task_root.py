@@ -10,8 +10,9 @@
    signing name and region resolves as before (tests/unit/test_finish_task_root.py proves it against
    the stock data). The data stays in botocore's own folder, so botocore still treats it as its
    built-in data.
-2. The function's own code (the task root's modules and ``common/``) is byte-compiled. pip compiles
-   the dependencies, but code copied into the image would be compiled on every cold start: the task
+2. The function's own code (``common/`` and the function's package, e.g. ``shopify/order_processor/``:
+   everything in the task root that no installed distribution's ``RECORD`` lists) is byte-compiled.
+   pip compiles the dependencies, but code copied into the image would be compiled on every cold start: the task
    root is read-only, so the interpreter cannot keep a cache. The ``.pyc`` files are unchecked-hash
    ones, as the image never changes and the interpreter then need not compare them with the source.
 
@@ -108,11 +109,26 @@ def slim_sdk_data(data_dir: Path, services: Collection[str]) -> Slimmed:
     return Slimmed(before, _size(data_dir), tuple(sorted(services)))
 
 
+def own_code(task_root: Path) -> list[Path]:
+    """The task root's entries that pip did not install there (its distributions' RECORDs list theirs)."""
+    installed: set[str] = set()
+    for record in task_root.glob("*.dist-info/RECORD"):
+        installed.update(line.split(",", 1)[0].split("/", 1)[0] for line in record.read_text("utf-8").splitlines())
+    return sorted(
+        path
+        for path in task_root.iterdir()
+        if path.name not in installed
+        and (path.suffix == ".py" or (path.is_dir() and not path.name.endswith((".dist-info", ".data", "__pycache__"))))
+    )
+
+
 def compile_code(task_root: Path) -> None:
-    """Byte-compile the task root's own modules and the shared library; fails on a syntax error."""
+    """Byte-compile the function's own code and the shared library; fails on a syntax error."""
     mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
     compiled = compileall.compile_dir(task_root, maxlevels=0, quiet=1, invalidation_mode=mode)
-    compiled &= compileall.compile_dir(task_root / "common", quiet=1, invalidation_mode=mode)
+    for path in own_code(task_root):
+        if path.is_dir():
+            compiled &= compileall.compile_dir(path, quiet=1, invalidation_mode=mode)
     if not compiled:
         raise SystemExit(f"byte-compiling {task_root} failed")
 

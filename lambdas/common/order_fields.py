@@ -1,10 +1,10 @@
 """The fields of a Shopify order, declared once: the Lambdas and the Glue jobs derive their code from them.
 
-One row per order-level field: its REST key (the webhook's and ``common.shopify_resources``' shape), its
+One row per order-level field: its REST key (the webhook's and ``common.shopify.resources``' shape), its
 GraphQL field on ``Order`` and that field's shape, the kind of value it holds, and where it goes: the
-orders hot-store attribute (``common.shopify_order_attributes``) and the ``orders_enriched`` column
+orders hot-store attribute (``common.shopify.order_attributes``) and the ``orders_enriched`` column
 (``glue-scripts/orders_enriched.py``). Derived from the table: the order-level selection of the bulk
-export (``common.shopify_bulk_queries.ORDERS_QUERY``), ``order_from_graphql``'s mapping, the REST
+export (``common.shopify.bulk_queries.ORDERS_QUERY``), ``order_from_graphql``'s mapping, the REST
 extraction of the hot-store item, and the Glue transforms' 1:1 columns and JSON schemas. A field whose
 conversion is more than its kind (line items, refunds, fulfilments, the order number) is declared here
 with ``code=True`` and converted by field-specific code in each consumer, which reads its names from here.

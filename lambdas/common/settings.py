@@ -2,8 +2,8 @@
 
 A function's ``Settings`` inherits the pieces it needs and adds its own fields (``common.config`` reads
 them). The pieces are keyword-only dataclasses, so a subclass may add required fields after the
-pieces' defaulted ones, and may redeclare a field to read it from another variable or with another
-default (the processors' stack names the Admin API secret ``SHOPIFY_ADMIN_API_SECRET_ARN``).
+pieces' defaulted ones, and may redeclare a field with another default (the processors wait less for
+Shopify's throttle than the bulk functions do).
 """
 
 from __future__ import annotations
@@ -51,5 +51,4 @@ class ShopifyLookupSettings(ShopifyEventSettings, ShopifyAdminSettings):
     Short throttle waits: Lambda's asynchronous retries, minutes apart, do the rest.
     """
 
-    secret_arn: str = env_field("SHOPIFY_ADMIN_API_SECRET_ARN")
     max_throttle_wait_seconds: float = env_field("MAX_THROTTLE_WAIT_SECONDS", default=10.0)

@@ -37,7 +37,7 @@ MAX_ALARMS_PER_WIDGET = 100
 # CloudFormation's limit on a template uploaded through S3 (the deploy tool uploads templates over 51,200 bytes).
 MAX_TEMPLATE_BYTES = 1_000_000
 
-# The data-quality function's metrics (lambdas/data_quality/checks/dq_report.py), per check type.
+# The data-quality function's metrics (lambdas/data_quality/checks/report.py), per check type.
 DQ_MEASURE = {
     "freshness": "FreshnessAgeHours",
     "bulk_freshness": "FreshnessAgeHours",

@@ -16,8 +16,8 @@ from pyspark.sql import SparkSession
 
 import orders_enriched_job as job
 import platformctl.simulators.shopify_resources as simulated
-from common import shopify_events as se
-from common.shopify_resources import order_from_graphql
+from common.shopify import events as se
+from common.shopify.resources import order_from_graphql
 from platformctl.simulators.shopify_admin import order_lines
 from tests.conftest import COPIED_FIXTURES
 from tests.glue.conftest import Lake

@@ -1,5 +1,5 @@
 """The demo's completeness story on the local cloud: the webhook day loses its orders/* deliveries for
-some hours (``shopify_realtime``), the next bulk run heals the hot store (``shopify_bulk``), and the
+some hours (``shopify_realtime``), the next bulk run heals the hot store (``shopify.bulk``), and the
 data-quality coverage check and its alarm notice the loss (``data_quality``). The steps run as ``make
 demo`` runs them, one after the other on one cloud; the test reads their report and checks its figures
 against what the day's deterministic traffic says was lost.

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from common.shopify_bulk import ResultDownloadError, ResultUrlNotAllowedError, read_watermark
+from common.shopify.bulk import ResultDownloadError, ResultUrlNotAllowedError, read_watermark
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
 from tests.unit.shopify_bulk.conftest import BUCKET, handlers, s3, simulator  # noqa: F401 - fixtures
 from tests.unit.shopify_bulk.test_handlers import BACKFILL, download_all, export, manifest, poll, poll_until_decided

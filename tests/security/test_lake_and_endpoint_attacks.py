@@ -34,14 +34,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from common.http_session import retrying_session
-from common.shopify_admin import TOKEN_HEADER, ShopifyAdminClient, ShopifyRedirectError, admin_api_url
+from common.shopify.admin import TOKEN_HEADER, ShopifyAdminClient, ShopifyRedirectError, admin_api_url
 from platformctl.aws_target import Target
 from platformctl.deploy import Deployer
 from platformctl.errors import UserError
 from platformctl.iam.evaluation import Decision, Request, evaluate
 from platformctl.manifest import REPO_ROOT, load_manifest
 from tests.templates import iam_fixtures
-from triplewhale.summary.triplewhale_api import API_KEY_HEADER, SummaryPageClient, TripleWhaleRequestError
+from triplewhale.summary.api import API_KEY_HEADER, SummaryPageClient, TripleWhaleRequestError
 
 REGION = iam_fixtures.REGION
 ACCOUNT = iam_fixtures.ACCOUNT

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from common import shopify_events as se
+from common.shopify import events as se
 from platformctl.manifest import REPO_ROOT
 from platformctl.templates import load_template
 from tests.unit.shopify import support

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from platformctl.manifest import REPO_ROOT, Manifest
+from platformctl.manifest import REPO_ROOT, Image, Manifest
 from platformctl.params import brand_of, check_parameters
 from tests.templates.cfn import Resource, iter_resources, refs, template_paths
 
@@ -562,8 +562,23 @@ def test_dockerfiles_build_from_the_repository_root(manifest: Manifest) -> None:
         dockerfile = (REPO_ROOT / image.dockerfile).read_text(encoding="utf-8")
         assert "public.ecr.aws/lambda/python:3.11" in dockerfile, image.dockerfile
         assert "lambdas/common" in dockerfile, f"{image.dockerfile} must copy the shared library"
-        assert image.folder in dockerfile, f"{image.dockerfile} must copy its own folder"
-        assert 'CMD ["app.handler"]' in dockerfile, image.dockerfile
+        assert f"COPY {image.folder}/*.py ${{LAMBDA_TASK_ROOT}}/{_package_path(image)}/" in dockerfile, (
+            f"{image.dockerfile} must copy its own package to its path under the task root"
+        )
+        source = _package_path(image).split("/")[0]
+        assert f"COPY lambdas/{source}/__init__.py ${{LAMBDA_TASK_ROOT}}/{source}/" in dockerfile, (
+            f"{image.dockerfile} must copy the {source} package's __init__.py"
+        )
+        assert _handler_cmd(image) in dockerfile, f"{image.dockerfile}: CMD must name {_handler_cmd(image)}"
+
+
+def _package_path(image: Image) -> str:
+    """Where the image's function lives under the task root: its path under lambdas/ (a package)."""
+    return image.folder.removeprefix("lambdas/")
+
+
+def _handler_cmd(image: Image) -> str:
+    return f'CMD ["{_package_path(image).replace("/", ".")}.app.handler"]'
 
 
 def _instructions(dockerfile: str) -> list[str]:
@@ -579,7 +594,7 @@ def test_every_image_finishes_its_task_root_after_copying_its_code(manifest: Man
         copies = [i for i, line in enumerate(lines) if line.startswith("COPY lambdas/")]
         assert copies, image.dockerfile
         assert max(copies) < finishing[0], f"{image.dockerfile}: finish the task root after the code is in"
-        assert lines[finishing[0] + 1 :] == ['CMD ["app.handler"]'], image.dockerfile
+        assert lines[finishing[0] + 1 :] == [_handler_cmd(image)], image.dockerfile
 
 
 def test_the_build_context_holds_what_the_dockerfiles_copy(manifest: Manifest) -> None:

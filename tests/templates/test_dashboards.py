@@ -217,9 +217,9 @@ def test_widgets_do_not_overlap(bodies: dict[str, Any]) -> None:
 
 def test_the_data_quality_metric_names_are_the_functions(manifest: Manifest) -> None:
     """The dashboards name the data-quality function's metrics; they must be the ones it puts."""
-    text = (REPO_ROOT / "lambdas" / "data_quality" / "checks" / "dq_report.py").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "lambdas" / "data_quality" / "checks" / "report.py").read_text(encoding="utf-8")
     for check_type, metric in dashboards.DQ_MEASURE.items():
-        assert f'"{check_type}": "{metric}"' in text, f"dq_report.py no longer puts {metric} for {check_type} checks"
+        assert f'"{check_type}": "{metric}"' in text, f"report.py no longer puts {metric} for {check_type} checks"
     for metric in (*dashboards.DQ_TOTALS, "Runs"):
         assert f'"{metric}"' in text, metric
     assert "Check" in text

@@ -423,13 +423,15 @@ def _runtime_imports(tree: ast.AST) -> list[str]:
     return names
 
 
-def _third_party_imports(function_folder: Path) -> set[str]:
-    """Top-level third-party packages a function's code imports at run time, following its imports of
-    ``common``."""
+def _function_imports(function_folder: Path) -> tuple[set[str], set[str]]:
+    """What a function's code imports at run time, following its imports of ``common`` and of its own
+    package: the top-level third-party packages, and the platform modules outside both."""
     lambdas = REPO_ROOT / "lambdas"
+    own = function_folder.relative_to(lambdas).as_posix().replace("/", ".")
     todo = [p for p in function_folder.glob("*.py") if not p.name.startswith("test_")]
     seen: set[Path] = set()
-    found: set[str] = set()
+    third_party: set[str] = set()
+    foreign: set[str] = set()
     while todo:
         path = todo.pop()
         if path in seen:
@@ -437,12 +439,26 @@ def _third_party_imports(function_folder: Path) -> set[str]:
         seen.add(path)
         for name in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
             top = name.split(".")[0]
-            if top == "common":
-                module = lambdas / name.replace(".", "/")
+            module = lambdas / name.replace(".", "/")
+            if top == "common" or name == own or name.startswith(f"{own}."):
                 todo += [p for p in (module.with_suffix(".py"), module / "__init__.py") if p.is_file()]
-            elif top not in sys.stdlib_module_names and not (function_folder / f"{top}.py").is_file():
-                found.add(top)
-    return found
+            elif (lambdas / top).is_dir():
+                foreign.add(name)
+            elif top not in sys.stdlib_module_names:
+                third_party.add(top)
+    return third_party, foreign
+
+
+def _third_party_imports(function_folder: Path) -> set[str]:
+    return _function_imports(function_folder)[0]
+
+
+def test_a_function_imports_only_common_and_its_own_package() -> None:
+    """An image holds ``common`` and its own package only; the local cloud's workers have all of
+    ``lambdas/`` on their path, so an import of another function's module would work there alone."""
+    for app in sorted((REPO_ROOT / "lambdas").glob("*/*/app.py")):
+        foreign = _function_imports(app.parent)[1]
+        assert not foreign, f"{app.parent.relative_to(REPO_ROOT)} imports {sorted(foreign)}, which its image lacks"
 
 
 def _locked(requirements_txt: Path) -> set[str]:

@@ -1,7 +1,7 @@
 """The Triple Whale raw table (glue-catalog.yaml): partition projection over the keys the function writes,
 and columns that read the summary pages Triple Whale sends.
 
-The keys come from the function's own ``triplewhale_store.summary_key``; the pages from the local
+The keys come from the function's own ``store.summary_key``; the pages from the local
 simulator and, when present, Triple Whale's published sample (``../shared/fixtures/real/triplewhale/``).
 Each page is read against the table's column type the way the JSON SerDe maps JSON onto Hive types.
 """
@@ -26,7 +26,7 @@ SAMPLE = REPO_ROOT.parent / "shared" / "fixtures" / "real" / "triplewhale" / "su
 
 
 def _store() -> ModuleType:
-    path = REPO_ROOT / "lambdas" / "triplewhale" / "summary" / "triplewhale_store.py"
+    path = REPO_ROOT / "lambdas" / "triplewhale" / "summary" / "store.py"
     spec = importlib.util.spec_from_file_location("triplewhale_store_for_catalog", path)
     assert spec is not None
     assert spec.loader is not None

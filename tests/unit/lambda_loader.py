@@ -1,10 +1,11 @@
 """The one way the unit tests load a function's ``app.py``: as the Lambda runtime imports it.
 
-Each image copies its function folder and ``lambdas/common`` to the task root and imports ``app``; the
-module reads its settings and makes its clients at import (the init phase). ``load_app("shopify/
-order_processor", environ)`` does the same for a test: the folder goes first on ``sys.path`` while the
-module runs (its flat imports of sibling modules find them, as at the task root), ``environ`` is the
-environment for that import only, and ``common.aws``'s clients are made anew.
+Each image copies ``lambdas/common`` and its function's package (``shopify/order_processor/``) to the task
+root and imports the handler's module by its path (``shopify.order_processor.app``); the module reads its
+settings and makes its clients at import (the init phase). ``load_app("shopify/order_processor",
+environ)`` does the same for a test: ``environ`` is the environment for that import only, and
+``common.aws``'s clients are made anew. The function's other modules are imported by their package
+path, as on Lambda.
 
 A function's module is imported once per test session and cached: tests build their handlers with the
 module's factory (``build_processor``, ``build_receiver``, ...) from their own settings and clients, so
@@ -55,7 +56,7 @@ def load_app(
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     common.aws.client.cache_clear()
-    with mock.patch.dict(os.environ, dict(environ or {})), mock.patch.object(sys, "path", [str(folder), *sys.path]):
+    with mock.patch.dict(os.environ, dict(environ or {})):
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)

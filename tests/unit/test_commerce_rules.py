@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common import commerce_rules as rules
-from common import shopify_order_attributes
+from common.shopify import order_attributes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_the_glue_scripts_load_the_lambdas_file_and_keep_no_copy_of_the_rules() 
 )  # fmt: skip
 def test_the_order_number_rule_is_the_lambdas(number: object, name: object, expected: str | None) -> None:
     payload = {"order_number": number, "name": name}
-    assert shopify_order_attributes._order_number(payload) == expected
+    assert order_attributes._order_number(payload) == expected
     assert rules.order_number(number, name) == expected
     spark_form = None if not isinstance(name, str) else re.fullmatch(rules.ORDER_NAME_PATTERN, name)
     if number in (None, "") and spark_form is not None:

@@ -196,10 +196,19 @@ def test_a_service_without_sdk_data_fails_the_build(tmp_path: Path) -> None:
 
 
 def test_the_code_is_byte_compiled_without_source_checks(tmp_path: Path) -> None:
-    shutil.copytree(REPO_ROOT / "lambdas" / "common", tmp_path / "common", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "app.py").write_text("VALUE = 1\n", encoding="utf-8")
+    no_bytecode = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO_ROOT / "lambdas" / "common", tmp_path / "common", ignore=no_bytecode)
+    function = tmp_path / "shopify" / "order_processor"
+    shutil.copytree(REPO_ROOT / "lambdas" / "shopify" / "order_processor", function, ignore=no_bytecode)
+    (tmp_path / "shopify" / "__init__.py").write_text("", encoding="utf-8")
+    installed = tmp_path / "installed"  # a distribution pip put there: pip compiled it already
+    installed.mkdir()
+    (installed / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (tmp_path / "installed-1.0.dist-info").mkdir()
+    (tmp_path / "installed-1.0.dist-info" / "RECORD").write_text("installed/__init__.py,,\n", encoding="utf-8")
     finish_task_root.compile_code(tmp_path)
-    for source in [tmp_path / "app.py", *(tmp_path / "common").glob("*.py")]:
+    assert not Path(importlib.util.cache_from_source(str(installed / "__init__.py"))).exists()
+    for source in [function / "app.py", tmp_path / "shopify" / "__init__.py", *(tmp_path / "common").rglob("*.py")]:
         cached = Path(importlib.util.cache_from_source(str(source)))
         assert cached.is_file(), source
         flags = int.from_bytes(cached.read_bytes()[4:8], "little")

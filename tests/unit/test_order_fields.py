@@ -17,9 +17,9 @@ import pytest
 
 from common import order_fields as of
 from common.order_fields import ORDER_FIELDS, Kind, OrderField, Shape
-from common.shopify_bulk_queries import ORDERS_QUERY
-from common.shopify_order_attributes import order_attributes
-from common.shopify_resources import ORDER_QUERY, order_from_graphql
+from common.shopify.bulk_queries import ORDERS_QUERY
+from common.shopify.order_attributes import order_attributes
+from common.shopify.resources import ORDER_QUERY, order_from_graphql
 from platformctl.simulators.shopify.graphql import validation_errors
 from platformctl.simulators.shopify.resources import order_node
 from platformctl.simulators.shopify_admin import Field, parse_operation

@@ -4,9 +4,9 @@ One invocation is one run:
 
 1. read the spec (``SPEC_KEY`` in the lake, uploaded from ``data-ingestion/data-quality/`` by the deploy
    tool); a spec that is missing or invalid fails the run with every problem named (``SpecError``);
-2. evaluate every check (``dq_checks``) with bounded listings (``dq_lake``): pass, fail or skipped with
+2. evaluate every check (``definitions``) with bounded listings (``lake``): pass, fail or skipped with
    a short reason;
-3. write ``metadata/data-quality/dt=<date>/run=<run id>/results.json`` (``dq_report``), put the metrics
+3. write ``metadata/data-quality/dt=<date>/run=<run id>/results.json`` (``report``), put the metrics
    in ``${Brand}/DataQuality`` and, when a check failed, publish ONE message to the alerts topic.
 
 An AWS failure other than a permission error raises, so Lambda's asynchronous retries run the whole run
@@ -30,22 +30,14 @@ from common import aws
 from common.config import ConfigError, env_field, load_settings
 from common.observability import logger, tracer
 from common.timeutil import utc_now
+from data_quality.checks import definitions as checks
+from data_quality.checks import report
+from data_quality.checks.lake import LakeReader
+from data_quality.checks.spec import Spec, SpecError, load_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
-
-    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
-    # mypy, which sees the whole repository, knows them by their path under lambdas/.
-    from data_quality.checks import dq_checks as checks
-    from data_quality.checks import dq_report as report
-    from data_quality.checks.dq_lake import LakeReader
-    from data_quality.checks.dq_spec import Spec, SpecError, load_spec
-else:
-    import dq_checks as checks
-    import dq_report as report
-    from dq_lake import LakeReader
-    from dq_spec import Spec, SpecError, load_spec
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,17 @@ Events and answers (the state machine in ``infrastructure/privacy/privacy-reques
   whole: an optional field read in the state machine would need a Choice) -> ``{"request_id", "kind", "status":
   "planned" | "already_done", "remaining"}``. Loads the request record; when its audit entry exists the
   request was handled already (``already_done``). Otherwise finds the person's data
-  (``privacy_plan``) and writes ``metadata/privacy/work/<id>/plan.json`` and ``progress.json``. A plan
+  (``plan``) and writes ``metadata/privacy/work/<id>/plan.json`` and ``progress.json``. A plan
   already written (a resumed execution, ``<id>-resume-<n>``) is kept, with its progress.
 - ``{"step": "erase", "request_id"}`` -> ``{"request_id", "kind", "status": "erasing" | "erased",
   "remaining"}``: continues from the progress, stops when ``TIME_RESERVE_SECONDS`` (60 s) of the
-  invocation are left, saves progress after each task (``privacy_erase``). ``PrivacyStepBusy`` when a
+  invocation are left, saves progress after each task (``erase``). ``PrivacyStepBusy`` when a
   bulk download is running or a dead-letter queue's messages are held: the state machine retries.
 - ``{"step": "export", "request_id"}`` -> ``{"request_id", "kind", "status": "exported", "remaining": 0,
   "export_key"}``: one JSON document, SSE-KMS with the lake's key, then the alerts topic
-  (``privacy_export``); a retry after the write only notifies.
+  (``export``); a retry after the write only notifies.
 - ``{"step": "finish", "request_id"}`` -> ``{"request_id", "kind", "status": "done", "remaining": 0,
-  "audit_key", "totals", "export"}``: the audit entry (``privacy_audit``); a repeat returns the entry's
+  "audit_key", "totals", "export"}``: the audit entry (``audit``); a repeat returns the entry's
   summary.
 
 Time comes from an injectable clock. Logs carry request ids, keys, counts and reasons, never personal
@@ -40,34 +40,20 @@ from common.privacy.requests import ERASE, EXPORT, audit_key, load_request
 from common.secret_cache import CachedSecret
 from common.settings import LakeSettings
 from common.timeutil import iso_utc, utc_now
+from privacy.requests import audit, work
+from privacy.requests.checkpoints import CheckpointSweeper
+from privacy.requests.erase import Eraser
+from privacy.requests.errors import PrivacyStepBusy
+from privacy.requests.export import Exporter
+from privacy.requests.plan import Planner
+from privacy.requests.queues import DeadLetterQueues
+from privacy.requests.stores import HotStores
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
-
-    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
-    # mypy, which sees the whole repository, knows them by their path under lambdas/.
-    from privacy.requests import privacy_audit as audit
-    from privacy.requests import privacy_work as work
-    from privacy.requests.privacy_checkpoints import CheckpointSweeper
-    from privacy.requests.privacy_erase import Eraser
-    from privacy.requests.privacy_errors import PrivacyStepBusy
-    from privacy.requests.privacy_export import Exporter
-    from privacy.requests.privacy_plan import Planner
-    from privacy.requests.privacy_queues import DeadLetterQueues
-    from privacy.requests.privacy_stores import HotStores
-else:
-    import privacy_audit as audit
-    import privacy_work as work
-    from privacy_checkpoints import CheckpointSweeper
-    from privacy_erase import Eraser
-    from privacy_errors import PrivacyStepBusy
-    from privacy_export import Exporter
-    from privacy_plan import Planner
-    from privacy_queues import DeadLetterQueues
-    from privacy_stores import HotStores
 
 __all__ = ["PrivacyStepBusy", "Settings", "Workflow", "build_workflow", "handler"]
 

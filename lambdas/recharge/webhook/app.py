@@ -7,14 +7,14 @@ One invocation is one delivery (API Gateway HTTP API, payload format 2.0). In or
    and nothing of the request is logged but its method and the token's length;
 1. only POST (else 405), at most ``MAX_BODY_BYTES`` (else 413), the body base64-decoded when API
    Gateway says so (undecodable: 400);
-2. the signature on the raw bytes (``recharge_signature``), with the current and, during a rotation,
+2. the signature on the raw bytes (``signature``), with the current and, during a rotation,
    the previous webhook secret (only for ``PREVIOUS_SECRET_GRACE_HOURS`` after the current one was
    created): a failure is 401 and nothing of the body is stored or logged. Without
    ``REQUIRE_TIMESTAMPED_SIGNATURE`` a legacy-only delivery is accepted, but only when its body is a
    processable resource whose (signed) ``updated_at`` is within the replay window: a stale
    timestamped delivery stripped of its timestamped header, or a length-extended legacy body, is 401
    and never reaches the quarantine;
-3. the delivery's topic, resource, version and hot-store item (``recharge_delivery``): an authentic
+3. the delivery's topic, resource, version and hot-store item (``delivery``): an authentic
    delivery that cannot be processed is quarantined verbatim with its reason and answered 200, because a
    retry cannot fix it and Recharge deletes a webhook after 20 failed attempts;
 4. the raw body to ``raw/recharge/<resource>/topic=<topic>/dt=<date>/<id>-<updated_at>.json``, the newest
@@ -53,19 +53,13 @@ from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret, SecretFormatError
 from common.settings import LakeSettings
 from common.timeutil import utc_now
+from recharge.webhook import delivery as rules
+from recharge.webhook import signature
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
-
-    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
-    # mypy, which sees the whole repository, knows them by their path under lambdas/.
-    from recharge.webhook import recharge_delivery as rules
-    from recharge.webhook import recharge_signature as signature
-else:
-    import recharge_delivery as rules
-    import recharge_signature as signature
 
 SOURCE = rules.SOURCE
 SECRET_KEY = "webhook_secret"  # noqa: S105 - the name of the key in the secret's JSON, not a secret

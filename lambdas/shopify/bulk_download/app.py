@@ -9,7 +9,7 @@ URL, or a redirect to one, fails the run with ``ResultUrlNotAllowedError`` namin
 request to it carries no Shopify token (only the Admin API calls do).
 
 One invocation is one step: it restores the previous step's checkpoint (if any), streams the result from
-that byte offset (``Range``) through ``common.shopify_bulk_stream`` into
+that byte offset (``Range``) through ``common.shopify.bulk_stream`` into
 ``raw/shopify/bulk/<type>/run=<id>/part-NNNNN.jsonl.gz``, and stops
 
 - at the end of the file: completes the uploads, writes ``metadata/shopify/bulk/run=<id>/manifest.json``
@@ -42,8 +42,8 @@ from common.http_session import retrying_session
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
 from common.settings import LakeSettings, ShopAdminSettings
-from common.shopify_admin import ShopifyAdminClient, shop_admin_client
-from common.shopify_bulk import (
+from common.shopify.admin import ShopifyAdminClient, shop_admin_client
+from common.shopify.bulk import (
     BulkCountMismatchError,
     ResultUrlPolicy,
     ResultUrlRejectedError,
@@ -56,7 +56,7 @@ from common.shopify_bulk import (
     run_prefix,
     with_fresh_token,
 )
-from common.shopify_bulk_stream import (
+from common.shopify.bulk_stream import (
     DEFAULT_PART_BYTES,
     READ_CHUNK_BYTES,
     BulkSplitter,

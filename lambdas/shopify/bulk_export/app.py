@@ -3,7 +3,7 @@
 Input (the execution's input): ``{"resource": "orders" | "customers" | "products", "since": ISO-8601 |
 null, "until": ISO-8601 | null, "options": {...}}``, every key optional (no resource: orders). Any other
 resource fails the run (``InvalidResourceError``) before anything is asked of Shopify. The query is the
-resource's (``common.shopify_bulk_queries``); the window is ``[since, until)`` on its ``updated_at``:
+resource's (``common.shopify.bulk_queries``); the window is ``[since, until)`` on its ``updated_at``:
 
 - ``until`` defaults to now (never later than now, so the watermark never runs ahead of the shop);
 - ``since`` defaults to the resource's watermark (the end of its last completely downloaded window) minus
@@ -32,8 +32,8 @@ from common.config import env_field, load_settings
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
 from common.settings import LakeSettings, ShopAdminSettings
-from common.shopify_admin import ShopifyAdminClient, ShopifyAuthError, shop_admin_client
-from common.shopify_bulk import (
+from common.shopify.admin import ShopifyAdminClient, ShopifyAuthError, shop_admin_client
+from common.shopify.bulk import (
     RUN_QUERY_MUTATION,
     BulkAccessDeniedError,
     BulkOperation,
@@ -48,7 +48,7 @@ from common.shopify_bulk import (
     resource_name,
     with_fresh_token,
 )
-from common.shopify_bulk_queries import bulk_query
+from common.shopify.bulk_queries import bulk_query
 from common.timeutil import TimestampError, iso_utc, parse_timestamp, utc_now
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from common.config import load_settings
 from common.observability import logger, tracer
 from common.secret_cache import CachedSecret
 from common.settings import ShopAdminSettings
-from common.shopify_admin import ShopifyAdminClient, shop_admin_client
-from common.shopify_bulk import (
+from common.shopify.admin import ShopifyAdminClient, shop_admin_client
+from common.shopify.bulk import (
     PARTIAL_DATA_ERROR_CODES,
     RUNNING_STATUSES,
     BulkOperation,

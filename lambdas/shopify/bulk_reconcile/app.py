@@ -3,7 +3,7 @@
 Input: ``{"run": $.run}`` (only ``run_id`` and ``options`` are read). The progress lives in the lake,
 under ``metadata/shopify/bulk/run=<id>/reconcile/``, not in the input, so every step (a retry too)
 resumes where the work stopped. One invocation is one step: it
-reconciles partitions (``common.bulk_reconcile``) until none is left or the function's remaining time
+reconciles partitions (``common.shopify.reconcile``) until none is left or the function's remaining time
 falls to ``STEP_SAFETY_SECONDS``, or after ``run.options.reconcile_partitions_per_step`` partitions
 (tests and demos; ``run.options.reconcile_roots_per_partition`` sets the partition size). It answers
 ``{"done": bool, "partitions": N, "partitions_done": N, "result_key": key | null}``; the state machine
@@ -29,11 +29,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import single_metric
 
 from common import aws
-from common.bulk_reconcile import ROOTS_PER_PARTITION, WRITE_WORKERS, Reconciler, StepOutcome, result_key
 from common.config import env_field, load_settings
 from common.errors import transient_aws_errors
 from common.observability import MetricUnit, logger, metrics, tracer
 from common.settings import LakeSettings
+from common.shopify.reconcile import ROOTS_PER_PARTITION, WRITE_WORKERS, Reconciler, StepOutcome, result_key
 from common.timeutil import utc_now
 
 

@@ -24,12 +24,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from common import aws
-from common import shopify_events as se
 from common.config import env_field, load_settings
 from common.hotstore import SourceVersion, tombstone, upsert_if_newer
 from common.lake import Lake
 from common.observability import lambda_entry
 from common.settings import ShopifyEventSettings
+from common.shopify import events as se
+from common.shopify import values as check
+from common.shopify.carts import cart_expiry, checkout_item_key
+from common.shopify.processor import Processor
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -56,19 +59,19 @@ def _line_items(payload: Mapping[str, Any], currency: str | None) -> tuple[list[
     summary: list[dict[str, Any]] = []
     quantity_total = 0
     value_total = Decimal(0)
-    for index, raw in enumerate(se.sequence(payload.get("line_items"), "line_items")):
-        item = se.mapping(raw, f"line_items[{index}]")
-        quantity = se.integer(item.get("quantity", 0), f"line_items[{index}].quantity")
-        line_price = se.money(item, "line_price", currency)
+    for index, raw in enumerate(check.sequence(payload.get("line_items"), "line_items")):
+        item = check.mapping(raw, f"line_items[{index}]")
+        quantity = check.integer(item.get("quantity", 0), f"line_items[{index}].quantity")
+        line_price = check.money(item, "line_price", currency)
         quantity_total += quantity
         if line_price is not None:
             value_total += line_price["amount"]
         if len(summary) < MAX_LINE_ITEMS:
             summary.append(
                 {
-                    "product_id": se.optional_id(item.get("product_id"), "product id"),
-                    "variant_id": se.optional_id(item.get("variant_id"), "variant id"),
-                    "sku": se.text(item.get("sku"), "sku", limit=255),
+                    "product_id": check.optional_id(item.get("product_id"), "product id"),
+                    "variant_id": check.optional_id(item.get("variant_id"), "variant id"),
+                    "sku": check.text(item.get("sku"), "sku", limit=255),
                     "quantity": quantity,
                     "line_price": line_price,
                 }
@@ -77,22 +80,22 @@ def _line_items(payload: Mapping[str, Any], currency: str | None) -> tuple[list[
 
 
 def _currency(payload: Mapping[str, Any]) -> str | None:
-    currency = se.text(payload.get("currency"), "currency", limit=8)
+    currency = check.text(payload.get("currency"), "currency", limit=8)
     if currency:
         return currency
     # Cart payloads carry no currency of their own; their money sets do.
-    for raw in se.sequence(payload.get("line_items"), "line_items"):
+    for raw in check.sequence(payload.get("line_items"), "line_items"):
         if isinstance(raw, Mapping):
             money_set = raw.get("line_price_set") or raw.get("price_set")
             if isinstance(money_set, Mapping) and isinstance(money_set.get("shop_money"), Mapping):
-                return se.text(money_set["shop_money"].get("currency_code"), "currency_code", limit=8)
+                return check.text(money_set["shop_money"].get("currency_code"), "currency_code", limit=8)
     return None
 
 
 def cart_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
     currency = _currency(payload)
     line_items, quantity, value = _line_items(payload, currency)
-    created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
+    created_at = check.optional_timestamp(payload.get("created_at"), "created_at")
     return {
         "kind": "cart",
         "created_at": iso_utc(created_at) if created_at else None,
@@ -105,37 +108,37 @@ def cart_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
 def checkout_attributes(checkout_token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     currency = _currency(payload)
     line_items, quantity, _ = _line_items(payload, currency)
-    customer = se.optional_mapping(payload.get("customer"), "customer")
-    created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
-    completed_at = se.optional_timestamp(payload.get("completed_at"), "completed_at")
+    customer = check.optional_mapping(payload.get("customer"), "customer")
+    created_at = check.optional_timestamp(payload.get("created_at"), "created_at")
+    completed_at = check.optional_timestamp(payload.get("completed_at"), "completed_at")
     return {
         "kind": "checkout",
         "checkout_token": checkout_token,
-        "checkout_id": se.optional_id(payload.get("id"), "checkout id"),
-        "cart_ref": se.optional_token(payload.get("cart_token"), "cart_token"),
-        "customer_id": se.optional_id(customer.get("id"), "customer id") if customer else None,
+        "checkout_id": check.optional_id(payload.get("id"), "checkout id"),
+        "cart_ref": check.optional_token(payload.get("cart_token"), "cart_token"),
+        "customer_id": check.optional_id(customer.get("id"), "customer id") if customer else None,
         "created_at": iso_utc(created_at) if created_at else None,
         "completed_at": iso_utc(completed_at) if completed_at else None,
         "line_items": line_items,
         "item_count": quantity,
-        "total_price": se.money(payload, "total_price", currency),
-        "subtotal_price": se.money(payload, "subtotal_price", currency),
+        "total_price": check.money(payload, "total_price", currency),
+        "subtotal_price": check.money(payload, "subtotal_price", currency),
     }
 
 
 def prepare(event: se.ShopifyEvent) -> CartState:
     payload = event.payload
     if event.entity == "carts":
-        cart_token = se.token(payload.get("token") or payload.get("id"), "cart token")
+        cart_token = check.token(payload.get("token") or payload.get("id"), "cart token")
         updated_at = se.version_time(payload, event)
         return CartState(cart_token, updated_at, cart_attributes(payload))
     if event.action is se.Action.DELETE:
         # A checkout delete may carry only the numeric id: without its token there is no item to mark.
-        checkout_token = se.optional_token(payload.get("token"), "checkout token")
-        return CartState(se.checkout_item_key(checkout_token) if checkout_token else "", None, {})
-    checkout_token = se.token(payload.get("token"), "checkout token")
+        checkout_token = check.optional_token(payload.get("token"), "checkout token")
+        return CartState(checkout_item_key(checkout_token) if checkout_token else "", None, {})
+    checkout_token = check.token(payload.get("token"), "checkout token")
     updated_at = se.version_time(payload, event)
-    return CartState(se.checkout_item_key(checkout_token), updated_at, checkout_attributes(checkout_token, payload))
+    return CartState(checkout_item_key(checkout_token), updated_at, checkout_attributes(checkout_token, payload))
 
 
 class CartStore:
@@ -158,7 +161,7 @@ class CartStore:
             self.dynamodb,
             table,
             {"cart_token": state.item_key},
-            {**state.attributes, "expires_at": se.cart_expiry(state.updated_at, self.settings.cart_ttl_days)},
+            {**state.attributes, "expires_at": cart_expiry(state.updated_at, self.settings.cart_ttl_days)},
             SourceVersion.of(state.updated_at, event.event_id),
             updated_at=state.updated_at,
         )
@@ -167,13 +170,13 @@ class CartStore:
 
 def build_processor(
     settings: Settings, *, s3: S3Client | None = None, dynamodb: DynamoDBClient | None = None
-) -> se.Processor[CartState]:
+) -> Processor[CartState]:
     """The processor of a deployed function; clients not given are ``common.aws``'s.
 
     No Admin API lookup: carts exist only in the Storefront API, and a checkout's webhook token does not
     name an AbandonedCheckout. A reduced cart or checkout payload is quarantined (its raw event is kept).
     """
-    return se.Processor(
+    return Processor(
         lake=Lake(s3 or aws.s3(), settings.bucket),
         source=settings.event_source,
         entities={"carts", "checkouts"},

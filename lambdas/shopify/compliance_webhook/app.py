@@ -5,10 +5,10 @@ One invocation is one delivery (API Gateway HTTP API, payload format 2.0, ``ANY 
 In order (docs/privacy.md):
 
 1. only the compliance route (else 404) and POST (else 405); the headers by normalised name
-   (``common.shopify_events.read_headers``: two spellings of one header with different values are 400);
+   (``common.shopify.events.read_headers``: two spellings of one header with different values are 400);
    at most ``MAX_BODY_BYTES`` (else 413), the body base64-decoded when API Gateway says so (undecodable:
    400);
-2. ``X-Shopify-Hmac-Sha256`` on the raw bytes (``compliance_request.signature_matches``), with the
+2. ``X-Shopify-Hmac-Sha256`` on the raw bytes (``request.signature_matches``), with the
    app's current client secret and, while ``ACCEPT_PREVIOUS_SECRET`` is true (during a rotation), the
    previous one: a missing or wrong signature is 401, and nothing of the request is stored or logged
    but its size;
@@ -55,17 +55,12 @@ from common.privacy.digest import SubjectDigester, digester_from_secret
 from common.privacy.requests import PrivacyRequest, request_key
 from common.secret_cache import CachedSecret, SecretFormatError
 from common.settings import LakeSettings
-from common.shopify_events import read_headers
+from common.shopify.events import read_headers
 from common.timeutil import utc_now
+from shopify.compliance_webhook import request as rules
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
-    # mypy, which sees the whole repository, knows them by their path under lambdas/.
-    from shopify.compliance_webhook import compliance_request as rules
-else:
-    import compliance_request as rules
 
 SECRET_KEY = "client_secret"  # noqa: S105 - the name of the key in the secret's JSON, not a secret
 ROUTE_KEY = "ANY /shopify/compliance"

@@ -3,7 +3,7 @@
 Every event is first written verbatim to ``raw/shopify/webhooks/customers/...``. The item is
 ``customer_key = shopify:<id>`` and holds three groups of attributes, each versioned on its own so
 that any delivery order converges to the state of in-order delivery (the item and its writes are
-``common.shopify_customer_item``'s, shared with the bulk reconciliation):
+``common.shopify.customer_item``'s, shared with the bulk reconciliation):
 
 - the profile (state, verified e-mail, tax exemption, tags, order count, amount spent, country and
   province, timestamps), written by create, update, enable and disable when their ``updated_at`` is
@@ -25,14 +25,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import aws
-from common import shopify_events as se
 from common.config import env_field, load_settings
 from common.errors import BadInput
 from common.hotstore import Outcome
 from common.lake import Lake
 from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_customer_item import (
+from common.shopify import events as se
+from common.shopify import values as check
+from common.shopify.customer_item import (
     EMAIL_CONSENT,
     SMS_CONSENT,
     Consent,
@@ -42,7 +43,8 @@ from common.shopify_customer_item import (
     state_consents,
     write_customer,
 )
-from common.shopify_resources import ResourceFetcher
+from common.shopify.processor import Processor
+from common.shopify.resources import ResourceFetcher
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -68,7 +70,7 @@ def prepare(event: se.ShopifyEvent) -> CustomerState:
     payload = event.payload
     if event.action is se.Action.CONSENT:
         # customers_email_marketing_consent/update names the customer customer_id; the SMS one, id.
-        customer_id = se.shopify_id(payload.get("customer_id", payload.get("id")), "customer id")
+        customer_id = check.shopify_id(payload.get("customer_id", payload.get("id")), "customer id")
         consents = [
             c
             for c in (
@@ -80,7 +82,7 @@ def prepare(event: se.ShopifyEvent) -> CustomerState:
         if not consents:
             raise BadInput("missing-consent", f"{event.topic} carries no marketing consent object")
         return CustomerState(customer_id, None, {}, tuple(consents))
-    customer_id = se.shopify_id(payload.get("id"), "customer id")
+    customer_id = check.shopify_id(payload.get("id"), "customer id")
     if event.action is se.Action.DELETE:
         return CustomerState(customer_id, None, {}, (), deleted=True)
     updated_at = se.version_time(payload, event)
@@ -123,9 +125,9 @@ def build_processor(
     s3: S3Client | None = None,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
-) -> se.Processor[CustomerState]:
+) -> Processor[CustomerState]:
     """The processor of a deployed function; clients not given are ``common.aws``'s."""
-    return se.Processor(
+    return Processor(
         lake=Lake(s3 or aws.s3(), settings.bucket),
         source=settings.event_source,
         entities={"customers"},

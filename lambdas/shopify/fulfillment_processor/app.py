@@ -17,13 +17,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import aws
-from common import shopify_events as se
 from common.config import env_field, load_settings
 from common.hotstore import SourceVersion, replace_if_newer
 from common.lake import Lake
 from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_resources import ResourceFetcher
+from common.shopify import events as se
+from common.shopify import values as check
+from common.shopify.processor import Processor
+from common.shopify.resources import ResourceFetcher
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -45,38 +47,38 @@ class FulfillmentState:
 
 
 def _strings(value: Any, what: str, limit: int = 1024) -> list[str]:
-    return [s for s in (se.text(v, what, limit=limit) for v in se.sequence(value, what)) if s]
+    return [s for s in (check.text(v, what, limit=limit) for v in check.sequence(value, what)) if s]
 
 
 def fulfillment_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
     numbers = _strings(payload.get("tracking_numbers"), "tracking_numbers", 255)
-    single = se.text(payload.get("tracking_number"), "tracking_number", limit=255)
+    single = check.text(payload.get("tracking_number"), "tracking_number", limit=255)
     if single and single not in numbers:
         numbers.insert(0, single)
     urls = _strings(payload.get("tracking_urls"), "tracking_urls", 2048)
-    single_url = se.text(payload.get("tracking_url"), "tracking_url", limit=2048)
+    single_url = check.text(payload.get("tracking_url"), "tracking_url", limit=2048)
     if single_url and single_url not in urls:
         urls.insert(0, single_url)
     line_items = []
-    for index, raw in enumerate(se.sequence(payload.get("line_items"), "line_items")):
-        item = se.mapping(raw, f"line_items[{index}]")
+    for index, raw in enumerate(check.sequence(payload.get("line_items"), "line_items")):
+        item = check.mapping(raw, f"line_items[{index}]")
         line_items.append(
             {
-                "line_item_id": se.optional_id(item.get("id"), "line item id"),
-                "quantity": se.integer(item.get("quantity", 0), f"line_items[{index}].quantity"),
+                "line_item_id": check.optional_id(item.get("id"), "line item id"),
+                "quantity": check.integer(item.get("quantity", 0), f"line_items[{index}].quantity"),
             }
         )
-    created_at = se.optional_timestamp(payload.get("created_at"), "created_at")
+    created_at = check.optional_timestamp(payload.get("created_at"), "created_at")
     attributes = {
-        "fulfillment_id": se.shopify_id(payload.get("id"), "fulfillment id"),
-        "name": se.text(payload.get("name"), "name", limit=64),
-        "status": se.text(payload.get("status"), "status", limit=64),
-        "shipment_status": se.text(payload.get("shipment_status"), "shipment_status", limit=64),
-        "tracking_company": se.text(payload.get("tracking_company"), "tracking_company", limit=255),
+        "fulfillment_id": check.shopify_id(payload.get("id"), "fulfillment id"),
+        "name": check.text(payload.get("name"), "name", limit=64),
+        "status": check.text(payload.get("status"), "status", limit=64),
+        "shipment_status": check.text(payload.get("shipment_status"), "shipment_status", limit=64),
+        "tracking_company": check.text(payload.get("tracking_company"), "tracking_company", limit=255),
         "tracking_numbers": numbers,
         "tracking_urls": urls,
-        "service": se.text(payload.get("service"), "service", limit=255),
-        "location_id": se.optional_id(payload.get("location_id"), "location id"),
+        "service": check.text(payload.get("service"), "service", limit=255),
+        "location_id": check.optional_id(payload.get("location_id"), "location id"),
         "line_items": line_items,
     }
     # created_at is a key of the orders table's by-customer index, which may not be NULL: left out if unknown.
@@ -87,8 +89,8 @@ def fulfillment_attributes(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def prepare(event: se.ShopifyEvent) -> FulfillmentState:
     payload = event.payload
-    fulfillment_id = se.shopify_id(payload.get("id"), "fulfillment id")
-    order_id = se.shopify_id(payload.get("order_id"), "order id")
+    fulfillment_id = check.shopify_id(payload.get("id"), "fulfillment id")
+    order_id = check.shopify_id(payload.get("order_id"), "order id")
     return FulfillmentState(
         key={"order_id": order_id, "record": f"FULFILLMENT#{fulfillment_id}"},
         updated_at=se.version_time(payload, event),
@@ -121,9 +123,9 @@ def build_processor(
     s3: S3Client | None = None,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
-) -> se.Processor[FulfillmentState]:
+) -> Processor[FulfillmentState]:
     """The processor of a deployed function; clients not given are ``common.aws``'s."""
-    return se.Processor(
+    return Processor(
         lake=Lake(s3 or aws.s3(), settings.bucket),
         source=settings.event_source,
         entities={"fulfillments"},

@@ -9,10 +9,10 @@ what was known, and that later state writes keep: Shopify never undeletes an ord
 ``orders/updated`` after the delete updates the attributes under the tombstone and never revives the
 order). Only events from the partner event source get here (``se.check_source``). An order with a cart
 or checkout token marks that abandoned-carts item converted with the order id
-(``common.shopify_order_item.mark_carts_converted``, which the bulk reconciliation calls too), so a
+(``common.shopify.order_item.mark_carts_converted``, which the bulk reconciliation calls too), so a
 recovered cart is never reported as abandoned.
 
-The item and its write are ``common.shopify_order_item``'s, shared with the bulk reconciliation, so an
+The item and its write are ``common.shopify.order_item``'s, shared with the bulk reconciliation, so an
 order stores the same item whether a webhook or a bulk export line brought it.
 """
 
@@ -23,15 +23,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import aws
-from common import shopify_events as se
 from common.config import env_field, load_settings
 from common.hotstore import SourceVersion
 from common.lake import Lake
 from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_order_attributes import order_attributes
-from common.shopify_order_item import conversion_marks, delete_order, write_order
-from common.shopify_resources import ResourceFetcher
+from common.shopify import events as se
+from common.shopify import values as check
+from common.shopify.order_attributes import order_attributes
+from common.shopify.order_item import conversion_marks, delete_order, write_order
+from common.shopify.processor import Processor
+from common.shopify.resources import ResourceFetcher
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,7 +57,7 @@ class OrderState:
 
 def prepare(event: se.ShopifyEvent) -> OrderState:
     payload = event.payload
-    order_id = se.shopify_id(payload.get("id"), "order id")
+    order_id = check.shopify_id(payload.get("id"), "order id")
     if event.action is se.Action.DELETE:
         return OrderState(order_id, None, {})
     return OrderState(order_id, se.version_time(payload, event), order_attributes(payload))
@@ -103,9 +105,9 @@ def build_processor(
     s3: S3Client | None = None,
     dynamodb: DynamoDBClient | None = None,
     secretsmanager: SecretsManagerClient | None = None,
-) -> se.Processor[OrderState]:
+) -> Processor[OrderState]:
     """The processor of a deployed function; clients not given are ``common.aws``'s."""
-    return se.Processor(
+    return Processor(
         lake=Lake(s3 or aws.s3(), settings.bucket),
         source=settings.event_source,
         entities={"orders"},

@@ -20,13 +20,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from common import aws
-from common import shopify_events as se
 from common.config import load_settings
 from common.hotstore import SourceVersion
 from common.lake import Lake, safe_segment
 from common.observability import lambda_entry
 from common.settings import ShopifyLookupSettings
-from common.shopify_resources import ResourceFetcher
+from common.shopify import events as se
+from common.shopify import values as check
+from common.shopify.processor import Processor
+from common.shopify.resources import ResourceFetcher
 from common.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -57,32 +59,32 @@ def snapshot_key(product_id: str, version: SourceVersion) -> str:
 
 
 def _iso(value: Any, what: str) -> str | None:
-    moment = se.optional_timestamp(value, what)
+    moment = check.optional_timestamp(value, what)
     return iso_utc(moment) if moment else None
 
 
 def product_snapshot(product_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     variants = []
-    for index, raw in enumerate(se.sequence(payload.get("variants"), "variants")[:MAX_VARIANTS]):
-        variant = se.mapping(raw, f"variants[{index}]")
-        price = se.optional_decimal(variant.get("price"), f"variants[{index}].price")
+    for index, raw in enumerate(check.sequence(payload.get("variants"), "variants")[:MAX_VARIANTS]):
+        variant = check.mapping(raw, f"variants[{index}]")
+        price = check.optional_decimal(variant.get("price"), f"variants[{index}].price")
         variants.append(
             {
-                "variant_id": se.optional_id(variant.get("id"), "variant id"),
-                "title": se.text(variant.get("title"), "variant title", limit=255),
-                "sku": se.text(variant.get("sku"), "sku", limit=255),
+                "variant_id": check.optional_id(variant.get("id"), "variant id"),
+                "title": check.text(variant.get("title"), "variant title", limit=255),
+                "sku": check.text(variant.get("sku"), "sku", limit=255),
                 "price": str(price) if price is not None else None,
-                "inventory_item_id": se.optional_id(variant.get("inventory_item_id"), "inventory item id"),
+                "inventory_item_id": check.optional_id(variant.get("inventory_item_id"), "inventory item id"),
             }
         )
     return {
         "product_id": product_id,
-        "title": se.text(payload.get("title"), "title", limit=255),
-        "handle": se.text(payload.get("handle"), "handle", limit=255),
-        "vendor": se.text(payload.get("vendor"), "vendor", limit=255),
-        "product_type": se.text(payload.get("product_type"), "product_type", limit=255),
-        "status": se.text(payload.get("status"), "status", limit=64),
-        "tags": se.tags(payload.get("tags")),
+        "title": check.text(payload.get("title"), "title", limit=255),
+        "handle": check.text(payload.get("handle"), "handle", limit=255),
+        "vendor": check.text(payload.get("vendor"), "vendor", limit=255),
+        "product_type": check.text(payload.get("product_type"), "product_type", limit=255),
+        "status": check.text(payload.get("status"), "status", limit=64),
+        "tags": check.tags(payload.get("tags")),
         "created_at": _iso(payload.get("created_at"), "created_at"),
         "updated_at": _iso(payload.get("updated_at"), "updated_at"),
         "published_at": _iso(payload.get("published_at"), "published_at"),
@@ -92,7 +94,7 @@ def product_snapshot(product_id: str, payload: Mapping[str, Any]) -> dict[str, A
 
 
 def prepare(event: se.ShopifyEvent) -> Snapshot:
-    product_id = se.shopify_id(event.payload.get("id"), "product id")
+    product_id = check.shopify_id(event.payload.get("id"), "product id")
     if event.action is se.Action.DELETE:
         body = {"product_id": product_id, "deleted": True, "deleted_at": iso_utc(event.triggered_at)}
         return Snapshot(product_id, event.triggered_at, body)
@@ -119,10 +121,10 @@ class SnapshotStore:
 
 def build_processor(
     settings: Settings, *, s3: S3Client | None = None, secretsmanager: SecretsManagerClient | None = None
-) -> se.Processor[Snapshot]:
+) -> Processor[Snapshot]:
     """The processor of a deployed function; clients not given are ``common.aws``'s."""
     lake = Lake(s3 or aws.s3(), settings.bucket)
-    return se.Processor(
+    return Processor(
         lake=lake,
         source=settings.event_source,
         entities={"products"},

@@ -2,9 +2,9 @@
 
 One invocation is one run (EventBridge Scheduler, asynchronously; or an operator's backfill event):
 
-1. the window (``triplewhale_window``): from the watermark minus ``LOOKBACK_DAYS`` to today in the shop's
+1. the window (``window``): from the watermark minus ``LOOKBACK_DAYS`` to today in the shop's
    zone, or the event's ``{"since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}``;
-2. for each day, the Summary Page of that day (``triplewhale_api``: 429/5xx retried with backoff and
+2. for each day, the Summary Page of that day (``api``: 429/5xx retried with backoff and
    ``Retry-After``); a body of the expected shape goes verbatim to
    ``raw/triplewhale/summary-page/dt=<day>/<shop-domain>.json`` (a re-run overwrites it), any other 200
    body to ``quarantine/triplewhale/dt=<today>/<reason>/<shop-domain>/<day>/<sha256>.json``, and the run
@@ -37,19 +37,11 @@ from common.observability import MetricUnit, logger, metrics, tracer
 from common.secret_cache import CachedSecret
 from common.settings import LakeSettings
 from common.timeutil import iso_utc, utc_now
+from triplewhale.summary import api, store
+from triplewhale.summary import window as windows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-    # The image puts this folder's modules at the task root, so the handler imports them flat (below);
-    # mypy, which sees the whole repository, knows them by their path under lambdas/.
-    from triplewhale.summary import triplewhale_api as api
-    from triplewhale.summary import triplewhale_store as store
-    from triplewhale.summary import triplewhale_window as windows
-else:
-    import triplewhale_api as api
-    import triplewhale_store as store
-    import triplewhale_window as windows
 
 API_KEY = "api_key"  # the name of the key in the secret's JSON, not a secret
 DEFAULT_BASE_URL = "https://api.triplewhale.com"

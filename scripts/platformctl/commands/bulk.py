@@ -25,7 +25,7 @@ import botocore.exceptions
 from platformctl.aws_target import Target, add_env_argument, deployed_stack_outputs, stack_output, target_for
 from platformctl.errors import UserError
 
-RESOURCES = ("orders", "customers", "products")  # common.shopify_bulk.RESOURCES (the functions validate too)
+RESOURCES = ("orders", "customers", "products")  # common.shopify.bulk.RESOURCES (the functions validate too)
 DEFAULT_RESOURCE = "orders"
 STACK = ("shopify", "bulk-workflow")
 OUTPUT = "ShopifyBulkStateMachineArn"

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from platformctl.errors import UserError
 from platformctl.localcloud.emf import LineSplitter
 from platformctl.localcloud.services import client
-from platformctl.manifest import REPO_ROOT, Manifest
+from platformctl.manifest import REPO_ROOT, Image, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,26 @@ def declared_environment(function: str, variables: dict[str, str]) -> dict[str, 
     return kept
 
 
+def image_handler(dockerfile: Path) -> str:
+    """The handler an image runs: its Dockerfile's ``CMD ["<module path>.<function>"]``, as Lambda reads it."""
+    commands = [line for line in dockerfile.read_text(encoding="utf-8").splitlines() if line.startswith("CMD ")]
+    if not commands:
+        raise UserError(f"{dockerfile}: no CMD names the handler")
+    handler = json.loads(commands[-1].removeprefix("CMD "))
+    if not (isinstance(handler, list) and len(handler) == 1 and isinstance(handler[0], str)):
+        raise UserError(f'{dockerfile}: CMD must be one handler in JSON form, e.g. CMD ["app.handler"]')
+    return str(handler[0])
+
+
+def task_root(folder: Path, handler: str) -> Path:
+    """The folder whose content the image copies to the task root: ``folder`` holds the handler's module,
+    so the task root is as many levels up as the module path has packages."""
+    packages = handler.split(".")[:-2]
+    if tuple(folder.parts[len(folder.parts) - len(packages) :]) != tuple(packages):
+        raise UserError(f"handler {handler} is not a module of {folder} (its packages must be the folder's path)")
+    return folder.parents[len(packages) - 1] if packages else folder
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """What the runtime needs of a deployed function, read from the emulator's configuration."""
@@ -113,6 +133,7 @@ class FunctionSpec:
     region: str
     role: str
     folder: Path
+    handler: str  # the image's CMD: <module path>.<function>, the module under the task root
     environment: dict[str, str]
     timeout: float
     memory: int
@@ -124,8 +145,16 @@ class FunctionSpec:
     reserved: bool = False  # a ReservedConcurrentExecutions limit (else the local pool size is no AWS limit)
 
     @property
+    def task_root(self) -> Path:
+        """What the image's task root holds, as a folder of the repository: the folder the handler's
+        module path is under (``lambdas/`` for ``shopify.order_processor.app``)."""
+        return task_root(self.folder, self.handler)
+
+    @property
     def code_key(self) -> str:
-        raw = json.dumps([str(self.folder), sorted(self.environment.items()), self.timeout, self.memory, self.role])
+        raw = json.dumps(
+            [str(self.folder), self.handler, sorted(self.environment.items()), self.timeout, self.memory, self.role]
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -173,13 +202,13 @@ class _Worker:
         # environment holds; the worker script needs only the standard library. stdout comes through a
         # pipe (copied to the log unchanged) so that its embedded-metric lines become metrics.
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-I", str(_WORKER_SCRIPT), str(spec.folder), str(LAMBDAS_ROOT)],
+            [sys.executable, "-I", str(_WORKER_SCRIPT), str(spec.task_root), str(LAMBDAS_ROOT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=env,
             pass_fds=(write_fd,),
-            cwd=str(spec.folder),
+            cwd=str(spec.task_root),
         )
         os.close(write_fd)
         self._on_stdout = on_stdout
@@ -381,13 +410,13 @@ class LambdaRuntime:
         """Also run the images of another manifest (tests deploy probe stacks this way)."""
         self.manifests.append(manifest)
 
-    def folder_for_image(self, image_uri: str) -> Path:
+    def image_for(self, image_uri: str) -> Image:
         repository = image_uri.split("@", maxsplit=1)[0].rsplit(":", 1)[0].split("/", 1)[-1]
         image_name = repository.split("/", 1)[-1]
         for manifest in self.manifests:
             for image in manifest.images:
                 if image.name == image_name:
-                    return REPO_ROOT / image.folder
+                    return image
         raise UserError(
             f"image {image_uri} is not built from this repository (no image {image_name!r} in ci/ingestion_jobs.json)"
         )
@@ -402,12 +431,14 @@ class LambdaRuntime:
         extras = getattr(function, "platform_extras", {})
         invoke_config = function.event_invoke_config[0].config if function.event_invoke_config else {}
         destinations = invoke_config.get("DestinationConfig", {})
+        image = self.image_for(image_uri)
         return FunctionSpec(
             name=function.function_name,
             arn=function.function_arn,
             region=function.region,
             role=str(function.role),
-            folder=self.folder_for_image(image_uri),
+            folder=REPO_ROOT / image.folder,
+            handler=image_handler(REPO_ROOT / image.dockerfile),
             environment={str(k): str(v) for k, v in (function.environment_vars or {}).items()},
             timeout=float(function.timeout or 3),
             memory=int(function.memory_size or 128),
@@ -434,8 +465,8 @@ class LambdaRuntime:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{spec.code_key}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_Image",
-            "LAMBDA_TASK_ROOT": str(spec.folder),
-            "_HANDLER": "app.handler",
+            "LAMBDA_TASK_ROOT": str(spec.task_root),
+            "_HANDLER": spec.handler,
             "PLATFORM_LOCAL_FUNCTION_ARN": spec.arn,
             # There is no X-Ray daemon locally; the stack's tracing setting stays in the template.
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -1,16 +1,17 @@
-"""One Lambda execution environment: a process that imports a function's ``app.py`` once and runs
+"""One Lambda execution environment: a process that imports a function's handler module once and runs
 invocations sent by the local runtime, one at a time, like a warm Lambda sandbox.
 
-Started as ``python -I .../lambda_worker.py <function folder> <lambdas root>`` with the function's
-environment (``-I``: no ``PYTHON*`` variable and no user site-packages take effect; this script needs
-only the standard library). Requests arrive as JSON lines on stdin; replies leave on a private copy of the
-original stdout; the handler's own stdout/stderr (its logs) go to the log file the runtime opened as
-fd 1/2, so a print in a handler can never corrupt the protocol.
+Started as ``python -I .../lambda_worker.py <task root> <lambdas root>`` with the function's environment
+(``-I``: no ``PYTHON*`` variable and no user site-packages take effect; this script needs only the standard
+library). ``_HANDLER`` is the image's CMD, e.g. ``shopify.order_processor.app.handler``: the module is
+imported by its path from the task root, as Lambda's runtime imports it. Requests arrive as JSON lines on
+stdin; replies leave on a private copy of the original stdout; the handler's own stdout/stderr (its logs) go
+to the log file the runtime opened as fd 1/2, so a print in a handler can never corrupt the protocol.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import sys
@@ -39,15 +40,9 @@ class LambdaContext:
         return max(0, self._deadline_epoch_ms - int(time.time() * 1000))
 
 
-def _load_handler(folder: Path) -> Any:
-    spec = importlib.util.spec_from_file_location("app", folder / "app.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {folder / 'app.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    handler_name = os.environ.get("_HANDLER", "app.handler").rpartition(".")[2]
-    return getattr(module, handler_name)
+def _load_handler() -> Any:
+    module_name, _, handler_name = os.environ["_HANDLER"].rpartition(".")
+    return getattr(importlib.import_module(module_name), handler_name)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -59,13 +54,13 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def main() -> int:
-    folder, lambdas_root = Path(sys.argv[1]), Path(sys.argv[2])
+    task_root, lambdas_root = Path(sys.argv[1]), Path(sys.argv[2])
     sys.dont_write_bytecode = True  # no __pycache__ in the repository's folders (PYTHON* is ignored under -I)
     protocol = os.fdopen(int(os.environ.pop("PLATFORM_LOCAL_PROTOCOL_FD")), "w", buffering=1, encoding="utf-8")
-    sys.path[:0] = [str(folder), str(lambdas_root)]
-    os.chdir(folder)
+    sys.path[:0] = list(dict.fromkeys([str(task_root), str(lambdas_root)]))
+    os.chdir(task_root)
     try:
-        handler = _load_handler(folder)
+        handler = _load_handler()
         init_error = None
     except BaseException as exc:  # noqa: BLE001 - an init error is reported on every invocation, as on Lambda
         traceback.print_exc()

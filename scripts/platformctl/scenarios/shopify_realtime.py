@@ -9,7 +9,7 @@ one malformed event (quarantined) and one poison event (Shopify answers 503 whil
 fails every attempt and lands in the DLQ; the step then redrives it), and an outage: the orders/*
 subscription is gone for a few hours (``OUTAGE_HOURS``), so every orders/* delivery Shopify triggers then
 is lost, leaving orders missing or stale in the hot store until the next bulk run heals them (the
-``shopify_bulk`` step). Every order's newest version is stored in the Shopify simulator as the shop's
+``shopify.bulk`` step). Every order's newest version is stored in the Shopify simulator as the shop's
 truth (the reduced payload's lookup and the bulk export read it). The report shows rows per table,
 objects per lake prefix, the quarantine and DLQ contents before and after the redrive, and the DLQ's
 alarm going to ALARM once the poison event lands and back to OK after the redrive, with the alert the

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from common.http_session import CREDENTIAL_HEADERS, origin, retrying_session
-from common.shopify_admin import TOKEN_HEADER, ShopifyAdminClient, ShopifyRedirectError, admin_api_url
-from triplewhale.summary.triplewhale_api import API_KEY_HEADER
+from common.shopify.admin import TOKEN_HEADER, ShopifyAdminClient, ShopifyRedirectError, admin_api_url
+from triplewhale.summary.api import API_KEY_HEADER
 
 SECRET = "s3cr3t-value"
 

@@ -45,11 +45,10 @@ def test_a_function_reads_its_pieces_and_its_own_fields() -> None:
     )
 
 
-def test_the_processors_read_their_stacks_secret_variable_and_wait_less() -> None:
+def test_the_processors_read_the_same_secret_variable_and_wait_less() -> None:
     environ = {
         **ADMIN,
-        "SHOPIFY_ADMIN_API_SECRET_ARN": "arn:processor",
-        "SHOPIFY_ADMIN_SECRET_ARN": "arn:bulk",
+        "SHOPIFY_ADMIN_SECRET_ARN": "arn:processor",
         "SHOPIFY_EVENT_SOURCE": "aws.partner/shopify.com/1/acme",
         "DATA_LAKE_BUCKET_NAME": "lake",
         "ORDERS_TABLE_NAME": "orders",
@@ -60,8 +59,8 @@ def test_the_processors_read_their_stacks_secret_variable_and_wait_less() -> Non
         "aws.partner/shopify.com/1/acme",
         10.0,
     )
-    with pytest.raises(ConfigError, match="SHOPIFY_ADMIN_API_SECRET_ARN"):
-        load_settings(ProcessorLike, {k: v for k, v in environ.items() if k != "SHOPIFY_ADMIN_API_SECRET_ARN"})
+    with pytest.raises(ConfigError, match="SHOPIFY_ADMIN_SECRET_ARN"):
+        load_settings(ProcessorLike, {k: v for k, v in environ.items() if k != "SHOPIFY_ADMIN_SECRET_ARN"})
 
 
 def test_a_processor_without_lookups_needs_no_admin_settings() -> None:

@@ -1,31 +1,23 @@
-"""The data-quality function under moto: its folder on sys.path (the image's layout), a lake bucket with
-the shipped spec uploaded where the deploy tool puts it, the alerts topic with a queue subscribed to it,
-and runners with a clock the test chooses."""
+"""The data-quality function under moto: a lake bucket with the shipped spec uploaded where the deploy tool puts it,
+the alerts topic with a queue subscribed to it, and runners with a clock the test chooses."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from platformctl.manifest import REPO_ROOT
+from tests.unit import lambda_loader
 
-FUNCTION_DIR = REPO_ROOT / "lambdas" / "data_quality" / "checks"
 SPEC_FILE = REPO_ROOT / "data-ingestion" / "data-quality" / "checks.json"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))  # the image puts these modules at the task root
 
 REGION = "us-east-1"
 BUCKET = "acme-data-lake-123456789012"
@@ -168,23 +160,12 @@ def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
         yield found
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def app_classes() -> ModuleType:
     """app.py's classes, imported once with placeholder settings (its module-level runner is not used)."""
     placeholders = {**environment(), "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true"}
     placeholders["POWERTOOLS_SERVICE_NAME"] = "data-quality"
-    with mock.patch.dict(os.environ, placeholders):
-        return load_module("data_quality_app_classes", FUNCTION_DIR / "app.py")
+    return lambda_loader.load_app("data_quality/checks", placeholders, name="data_quality_app_classes")
 
 
 class Clock:

@@ -164,9 +164,9 @@ def test_freshness_lists_only_the_window_partitions(lake: Lake, make_runner: Run
     ],
 )
 def test_window_dates(now: datetime, hours: float, expected: list[str]) -> None:
-    import dq_checks
+    from data_quality.checks import definitions
 
-    assert dq_checks.window_dates(now, hours) == expected
+    assert definitions.window_dates(now, hours) == expected
 
 
 # ------------------------------------------------------------------------------------------ quarantine
@@ -278,15 +278,15 @@ def test_run_ids_compare_as_numbers_not_as_folder_names(lake: Lake, make_runner:
 
 
 def test_run_order() -> None:
-    import dq_checks
+    from data_quality.checks import definitions
 
-    assert sorted(["100", "it2", "99", "7", "it10"], key=dq_checks.run_order) == ["7", "99", "100", "it2", "it10"]
+    assert sorted(["100", "it2", "99", "7", "it10"], key=definitions.run_order) == ["7", "99", "100", "it2", "it10"]
 
 
 def test_bulk_checks_fail_when_the_newest_runs_wrote_no_manifest(lake: Lake, make_runner: RunnerFactory) -> None:
-    import dq_checks
+    from data_quality.checks import definitions
 
-    limit = dq_checks.UNFINISHED_RUNS_LOOKED_PAST
+    limit = definitions.UNFINISHED_RUNS_LOOKED_PAST
     lake.put_manifest("1")
     newest = 1 + limit
     for run_id in range(2, newest + 1):

@@ -196,7 +196,7 @@ def test_a_resource_without_runs_is_skipped(lake: Lake, make_runner: RunnerFacto
 
 
 def test_the_look_back_for_a_resource_is_bounded(lake: Lake, make_runner: RunnerFactory) -> None:
-    import dq_bulk
+    from data_quality.checks import bulk as dq_bulk
 
     lake.put_manifest("1", resource="customers")
     for run_id in range(2, dq_bulk.OTHER_RUNS_LOOKED_PAST + 3):

@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.unit import lambda_loader
 from tests.unit.data_quality.conftest import (
-    FUNCTION_DIR,
     NAMESPACE,
     SPEC_FILE,
     Clock,
@@ -19,7 +19,6 @@ from tests.unit.data_quality.conftest import (
     RunnerFactory,
     by_id,
     environment,
-    load_module,
     today,
 )
 
@@ -140,14 +139,13 @@ def test_one_concise_alert_when_checks_fail_without_pii(lake: Lake, make_runner:
 
 
 def test_the_email_form_lists_each_failed_check(app_classes: ModuleType) -> None:
-    import dq_checks
-    import dq_report
-    import dq_spec
+    from data_quality.checks import definitions, report
+    from data_quality.checks import spec as dq_spec
 
     check = dq_spec.Check(id="quarantine-shopify", type="quarantine", source="shopify", prefix="quarantine/shopify/")
-    results = [dq_checks.CheckResult(check, "fail", "12 object(s) quarantined today")]
-    run = dq_report.RunInfo("20260302T130000Z-abcdef12", datetime(2026, 3, 2, 13, tzinfo=UTC), None)
-    subject, body = dq_report.alert(results, run, label="acme prod", bucket="b", results_key="k") or ("", "")
+    results = [definitions.CheckResult(check, "fail", "12 object(s) quarantined today")]
+    run = report.RunInfo("20260302T130000Z-abcdef12", datetime(2026, 3, 2, 13, tzinfo=UTC), None)
+    subject, body = report.alert(results, run, label="acme prod", bucket="b", results_key="k") or ("", "")
     email = json.loads(body)["email"]
     assert "FAILED quarantine-shopify: 12 object(s) quarantined today" in email
     assert "Results: s3://b/k" in email
@@ -198,16 +196,12 @@ class _Context:
 @pytest.fixture
 def app_module(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """app.py imported whole with the function's environment, as the runtime imports it."""
-    import sys
-
     from common import aws
 
     for name, value in environment(lake.topic_arn).items():
         monkeypatch.setenv(name, value)
-    aws.client.cache_clear()  # clients of an earlier test belong to an earlier moto
-    yield load_module("data_quality_app_under_test", FUNCTION_DIR / "app.py")
-    aws.client.cache_clear()
-    sys.modules.pop("data_quality_app_under_test", None)
+    yield lambda_loader.load_app("data_quality/checks", name="data_quality_app_under_test", fresh=True)
+    aws.client.cache_clear()  # its clients belong to this test's moto
 
 
 def test_the_handler_runs_the_checks_with_the_deployed_environment(lake: Lake, app_module: ModuleType) -> None:

@@ -64,7 +64,7 @@ def _check(spec: dict[str, Any], check_id: str) -> dict[str, Any]:
 
 
 def test_the_shipped_spec_is_valid() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = dq_spec.load_spec(SPEC_FILE.read_bytes(), "shipped")
     types = {check.type for check in spec.checks}
@@ -73,7 +73,7 @@ def test_the_shipped_spec_is_valid() -> None:
 
 
 def test_the_role_may_list_every_prefix_the_spec_reads() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = dq_spec.load_spec(SPEC_FILE.read_bytes(), "shipped")
     patterns = _statement("ListTheCheckedPrefixes")["Condition"]["StringLike"]["s3:prefix"]
@@ -142,7 +142,7 @@ def test_the_spec_key_is_where_the_deploy_tool_uploads_the_spec() -> None:
 
 
 def test_a_bad_spec_names_every_problem() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = _shipped()
     spec["checks"][0]["max_age_hour"] = 3  # a typo
@@ -179,14 +179,14 @@ def test_a_bad_spec_names_every_problem() -> None:
     ],
 )
 def test_spec_structure_errors(document: Any, problem: str) -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     with pytest.raises(dq_spec.SpecError, match=problem):
         dq_spec.parse_spec(document, "x")
 
 
 def test_a_bulk_check_must_read_the_bulk_manifests() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = _shipped()
     _check(spec, "bulk-manifest-latest")["prefix"] = "raw/shopify/bulk/"
@@ -195,7 +195,7 @@ def test_a_bulk_check_must_read_the_bulk_manifests() -> None:
 
 
 def test_a_run_with_an_invalid_spec_fails_naming_it(lake: Lake, make_runner: RunnerFactory) -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     lake.put_spec(b"{not json")
     with pytest.raises(dq_spec.SpecError, match=r"s3://acme-data-lake-123456789012/artifacts/.* not valid JSON"):
@@ -205,7 +205,7 @@ def test_a_run_with_an_invalid_spec_fails_naming_it(lake: Lake, make_runner: Run
 
 
 def test_a_run_without_a_spec_says_how_to_upload_it(lake: Lake, make_runner: RunnerFactory) -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     lake.s3.delete_object(Bucket="acme-data-lake-123456789012", Key=SPEC_KEY)
     with pytest.raises(
@@ -239,7 +239,7 @@ def test_an_unknown_disabled_source_is_a_clear_error(lake: Lake, make_runner: Ru
 
 
 def test_the_new_check_types_validate_their_fields() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = _shipped()
     _check(spec, "webhook-coverage-orders").update(min_coverage=1.5, min_sample=0, weeks=4)
@@ -262,7 +262,7 @@ def test_the_new_check_types_validate_their_fields() -> None:
 
 
 def test_the_new_check_types_parse_their_thresholds() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = _shipped()
     _check(spec, "webhook-coverage-orders").update(min_coverage=0.9, min_sample=50, runs=3)
@@ -277,7 +277,7 @@ def test_the_new_check_types_parse_their_thresholds() -> None:
 
 
 def test_a_coverage_check_must_read_the_bulk_runs() -> None:
-    import dq_spec
+    from data_quality.checks import spec as dq_spec
 
     spec = _shipped()
     _check(spec, "webhook-coverage-orders")["prefix"] = "raw/shopify/webhooks/orders/"

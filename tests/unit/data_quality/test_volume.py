@@ -193,8 +193,8 @@ def test_a_partition_too_large_to_list_is_skipped_not_miscounted(
     time_machine: TimeMachineFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import dq_lake
-    import dq_volume
+    from data_quality.checks import lake as dq_lake
+    from data_quality.checks import volume as dq_volume
 
     monkeypatch.setattr(dq_lake, "PAGE_SIZE", 2)
     monkeypatch.setattr(dq_volume, "PARTITION_MAX_PAGES", 2)

@@ -62,6 +62,7 @@ def _pool(tmp_path: Path, observer: Any, concurrency: int = 2, reserved: bool = 
         region="us-east-1",
         role="arn:aws:iam::123456789012:role/probe",
         folder=folder,
+        handler="app.handler",
         environment={},
         timeout=10,
         memory=128,
@@ -77,6 +78,7 @@ def _pool(tmp_path: Path, observer: Any, concurrency: int = 2, reserved: bool = 
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
         "PLATFORM_LOCAL_FUNCTION_ARN": spec.arn,
         "HOME": str(tmp_path),
+        "_HANDLER": spec.handler,
     }
     return _Pool(spec, env, tmp_path / "logs" / f"{spec.name}.log", observer)
 

@@ -1,5 +1,5 @@
-"""The Recharge webhook handler under moto: its folder on sys.path (the image's layout), a deployed-like
-set of AWS resources, signed deliveries built from the real fixtures, and receivers to send them to."""
+"""The Recharge webhook handler under moto: a deployed-like set of AWS resources, signed deliveries built from the
+real fixtures, and receivers to send them to."""
 
 from __future__ import annotations
 
@@ -23,10 +23,7 @@ from platformctl.commands.recharge import signed_headers
 from platformctl.manifest import REPO_ROOT
 from tests.unit import lambda_loader
 
-FUNCTION_DIR = REPO_ROOT / "lambdas" / "recharge" / "webhook"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "recharge"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))  # the image puts these modules at the task root
 
 REGION = "us-east-1"
 SECRET = "current-client-secret-0123456789"

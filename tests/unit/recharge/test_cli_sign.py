@@ -7,9 +7,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-import recharge_signature as sig  # the handler's module: conftest puts its folder on sys.path
 
 from platformctl.cli import main
+from recharge.webhook import signature as sig  # the handler's module: conftest puts its folder on sys.path
 from tests.unit.recharge.conftest import SECRET, webhook_body
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-import recharge_delivery as rules  # the handler's module: conftest puts its folder on sys.path
 
 from common.errors import BadInput
 from common.timeutil import TimestampError
+from recharge.webhook import delivery as rules  # the handler's module: conftest puts its folder on sys.path
 from tests.unit.recharge.conftest import RESOURCES, fixture_record, webhook_body
 
 NEW_YORK = ZoneInfo("America/New_York")

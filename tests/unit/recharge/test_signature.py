@@ -10,11 +10,11 @@ import hashlib
 import hmac
 
 import pytest
-import recharge_signature as sig  # the handler's module: conftest puts its folder on sys.path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from platformctl.commands.recharge import legacy_signature, signed_headers, timestamped_signature
+from recharge.webhook import signature as sig  # the handler's module: conftest puts its folder on sys.path
 from tests.unit.recharge.conftest import OLD_SECRET, SECRET, webhook_body
 
 NOW = 1_700_000_000

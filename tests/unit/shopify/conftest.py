@@ -53,7 +53,7 @@ def simulator(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShopifyAdmi
     secret = aws.client("secretsmanager", region_name="us-east-1").create_secret(
         Name=support.SECRET_NAME, SecretString=json.dumps({"access_token": TOKEN, "shop_domain": support.SHOP})
     )
-    monkeypatch.setenv("SHOPIFY_ADMIN_API_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("SHOPIFY_ADMIN_SECRET_ARN", secret["ARN"])
     monkeypatch.setenv("SHOPIFY_ADMIN_BASE_URL", sim.url)
     try:
         yield sim

@@ -48,7 +48,7 @@ def environment(secret_arn: str = "", base_url: str = "") -> dict[str, str]:
         "CUSTOMERS_TABLE_NAME": TABLES["customers"],
         "ABANDONED_CARTS_TABLE_NAME": TABLES["abandoned_carts"],
         "CART_TTL_DAYS": "30",
-        "SHOPIFY_ADMIN_API_SECRET_ARN": secret_arn or SECRET_NAME,
+        "SHOPIFY_ADMIN_SECRET_ARN": secret_arn or SECRET_NAME,
         "SHOPIFY_API_VERSION": "2026-10",
         "SHOPIFY_ADMIN_BASE_URL": base_url,
         "SHOPIFY_EVENT_SOURCE": EVENT_SOURCE,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import platformctl.simulators.shopify_resources as simulated
-from common import shopify_events as se
-from common import shopify_resources as resources
+from common.shopify import events as se
+from common.shopify import resources
 from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
 from platformctl.templates import load_template

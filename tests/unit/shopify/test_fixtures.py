@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from common import shopify_events as se
 from common.errors import BadInput
+from common.shopify import events as se
 from tests.conftest import load_shared_json
 from tests.unit.shopify import support
 

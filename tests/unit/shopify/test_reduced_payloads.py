@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import platformctl.simulators.shopify_resources as simulated
-from common import shopify_events as se
-from common import shopify_resources as resources
 from common.errors import TransientError
+from common.shopify import events as se
+from common.shopify import resources
 from platformctl.simulators.shopify_admin import ShopifyAdminSimulator
 from tests.unit.shopify import support
 

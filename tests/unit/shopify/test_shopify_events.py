@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from common import shopify_events as se
 from common.errors import BadInput
+from common.shopify import events as se
+from common.shopify import values as check
 from tests.unit.shopify import support
 
 
@@ -135,13 +136,13 @@ def test_bad_input_names_its_reason(event: Any, reason: str) -> None:
     ],
 )
 def test_ids_become_exact_strings(value: Any, expected: str) -> None:
-    assert se.shopify_id(value) == expected
+    assert check.shopify_id(value) == expected
 
 
 @pytest.mark.parametrize("value", [None, True, 0, -5, 1.5, "abc", "12a", "", 2**63, "gid://shopify/Order/x", {}])
 def test_things_that_are_not_ids_are_bad_input(value: Any) -> None:
     with pytest.raises(BadInput) as caught:
-        se.shopify_id(value)
+        check.shopify_id(value)
     assert caught.value.reason == "bad-id"
 
 
@@ -151,13 +152,13 @@ def test_money_is_exact_and_prefers_shop_money() -> None:
         "total_price_set": {"shop_money": {"amount": "403.10", "currency_code": "CAD"}},
         "subtotal_price": 0.1,
     }
-    assert se.money(payload, "total_price", "USD") == {"amount": Decimal("403.10"), "currency": "CAD"}
-    assert se.money(payload, "subtotal_price", "USD") == {"amount": Decimal("0.1"), "currency": "USD"}
-    assert se.money(payload, "total_tax", "USD") is None
+    assert check.money(payload, "total_price", "USD") == {"amount": Decimal("403.10"), "currency": "CAD"}
+    assert check.money(payload, "subtotal_price", "USD") == {"amount": Decimal("0.1"), "currency": "USD"}
+    assert check.money(payload, "total_tax", "USD") is None
     with pytest.raises(BadInput):
-        se.money({"total_price": "free"}, "total_price", "USD")
+        check.money({"total_price": "free"}, "total_price", "USD")
     with pytest.raises(BadInput):
-        se.money({"total_price": "NaN"}, "total_price", "USD")
+        check.money({"total_price": "NaN"}, "total_price", "USD")
 
 
 def test_topic_table_and_rule_prefixes_agree() -> None:

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from common.errors import TransientError
-from common.shopify_bulk import (
+from common.shopify.bulk import (
     WATERMARK_KEY,
     BulkAccessDeniedError,
     BulkCountMismatchError,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from common.shopify_bulk import InvalidResourceError, manifest_key, read_watermark, watermark_key
-from common.shopify_bulk_queries import QUERIES, ROOT_TYPES, bulk_query
-from common.shopify_resources import CUSTOMER_QUERY, ORDER_QUERY, PRODUCT_QUERY
+from common.shopify.bulk import InvalidResourceError, manifest_key, read_watermark, watermark_key
+from common.shopify.bulk_queries import QUERIES, ROOT_TYPES, bulk_query
+from common.shopify.resources import CUSTOMER_QUERY, ORDER_QUERY, PRODUCT_QUERY
 from platformctl.simulators.shopify_admin import Field, ShopifyAdminSimulator, parse_operation
 from tests.unit.shopify_bulk.conftest import BUCKET
 from tests.unit.shopify_bulk.test_handlers import Handlers, download_all, export, poll, poll_until_decided
@@ -48,7 +48,7 @@ def fields_of(query: str, root: str) -> set[str]:
 
 
 def test_every_lookup_field_the_processors_store_is_in_the_bulk_query() -> None:
-    """The reduced-payload lookups (common.shopify_resources) ask for what the processors store; a bulk
+    """The reduced-payload lookups (common.shopify.resources) ask for what the processors store; a bulk
     line must carry the same, so a reconciled item equals a webhook's (ids as gids, not legacy ids)."""
     for resource, lookup, root in (
         ("orders", ORDER_QUERY, "order"),

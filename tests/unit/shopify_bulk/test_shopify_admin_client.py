@@ -11,10 +11,10 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from common import shopify_admin
 from common.errors import TransientError
 from common.http_session import retrying_session
-from common.shopify_admin import (
+from common.shopify import admin
+from common.shopify.admin import (
     ShopifyAdminClient,
     ShopifyAuthError,
     ShopifyGraphQLError,
@@ -46,8 +46,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(shopify_admin, "_sleep", fake.sleep)
-    monkeypatch.setattr(shopify_admin, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(admin, "_sleep", fake.sleep)
+    monkeypatch.setattr(admin, "_monotonic", fake.monotonic)
     return fake
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from common.shopify_bulk import ACCESS_SCOPES_QUERY, CURRENT_OPERATION_QUERY, RUN_QUERY_MUTATION, STATUS_QUERY
-from common.shopify_bulk_queries import QUERIES
-from common.shopify_resources import CUSTOMER_QUERY, FULFILLMENT_QUERY, ORDER_QUERY, PRODUCT_QUERY
+from common.shopify.bulk import ACCESS_SCOPES_QUERY, CURRENT_OPERATION_QUERY, RUN_QUERY_MUTATION, STATUS_QUERY
+from common.shopify.bulk_queries import QUERIES
+from common.shopify.resources import CUSTOMER_QUERY, FULFILLMENT_QUERY, ORDER_QUERY, PRODUCT_QUERY
 from platformctl.simulators.shopify.graphql import validation_errors
 from platformctl.simulators.shopify.resolvers import execute
 from platformctl.simulators.shopify.state import SimulatorState

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import platformctl.simulators.shopify_resources  # noqa: F401 - registers STORED_NODES
-from common.shopify_bulk_queries import bulk_query
-from common.shopify_order_attributes import order_attributes
-from common.shopify_resources import order_from_graphql
+from common.shopify.bulk_queries import bulk_query
+from common.shopify.order_attributes import order_attributes
+from common.shopify.resources import order_from_graphql
 from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.shopify_admin import SimulatorState, bulk_objects
 
@@ -84,6 +84,6 @@ def test_bulk_objects_follow_the_query_selection() -> None:
 
 
 def _with_legacy_ids(node: Any) -> Any:
-    from common.bulk_reconcile import _with_legacy_ids as add
+    from common.shopify.reconcile import _with_legacy_ids as add
 
     return add(node)

@@ -19,8 +19,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from common.shopify_bulk import ResultUrlPolicy, describe_origin
-from common.shopify_bulk_stream import (
+from common.shopify.bulk import ResultUrlPolicy, describe_origin
+from common.shopify.bulk_stream import (
     UNTYPED,
     BulkSplitter,
     ResultReader,

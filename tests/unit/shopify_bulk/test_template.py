@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-import common.shopify_admin
-import common.shopify_bulk
+import common.shopify.admin
+import common.shopify.bulk
 from platformctl import lint
 from platformctl.manifest import REPO_ROOT, load_manifest
 from platformctl.params import check_parameters
@@ -58,7 +58,7 @@ def test_the_local_environment_uses_the_simulator_and_short_waits() -> None:
     for environment in ("staging", "prod"):
         hosts = check_parameters(stack, environment).file_values["BulkResultHosts"]
         assert "http://" not in hosts, environment
-        common.shopify_bulk.ResultUrlPolicy.from_setting(hosts)  # valid entries
+        common.shopify.bulk.ResultUrlPolicy.from_setting(hosts)  # valid entries
 
 
 def _paths(node: Any) -> list[str]:
@@ -140,7 +140,7 @@ def test_every_task_retries_transient_errors_and_catches_to_a_failure_state(defi
 def test_retried_error_names_are_exceptions_the_code_raises(definition: dict[str, Any]) -> None:
     known = {
         name
-        for module in (common.shopify_admin, common.shopify_bulk, common.errors)
+        for module in (common.shopify.admin, common.shopify.bulk, common.errors)
         for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, Exception)
     }
@@ -151,10 +151,10 @@ def test_retried_error_names_are_exceptions_the_code_raises(definition: dict[str
     transient = {
         name
         for name in known
-        if issubclass(getattr(common.shopify_bulk, name, Exception), common.errors.TransientError)
+        if issubclass(getattr(common.shopify.bulk, name, Exception), common.errors.TransientError)
     }
     retried_anywhere = {e for s in definition["States"].values() for r in s.get("Retry", []) for e in r["ErrorEquals"]}
-    assert set(common.shopify_bulk.TRANSIENT_ERROR_NAMES) <= retried_anywhere | {"TransientError"}
+    assert set(common.shopify.bulk.TRANSIENT_ERROR_NAMES) <= retried_anywhere | {"TransientError"}
     assert transient <= retried_anywhere, "every transient error of the workflow is retried somewhere"
 
 
@@ -252,7 +252,7 @@ def test_the_environments_stagger_the_schedules() -> None:
 def test_an_unknown_resource_is_refused_by_the_export_not_retried(definition: dict[str, Any]) -> None:
     """The export validates $.resource before anything reaches Shopify; its error is not retried."""
     retried = {e for r in definition["States"]["Export"]["Retry"] for e in r["ErrorEquals"]}
-    assert common.shopify_bulk.InvalidResourceError.__name__ not in retried
+    assert common.shopify.bulk.InvalidResourceError.__name__ not in retried
     assert definition["States"]["Summarize"]["Parameters"]["resource.$"] == "$.run.resource"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from common.shopify_bulk import (
+from common.shopify.bulk import (
     WATERMARK_KEY,
     InvalidResourceError,
     advance_watermark,
@@ -19,7 +19,7 @@ from common.shopify_bulk import (
     resource_of_query,
     watermark_key,
 )
-from common.shopify_bulk_queries import bulk_query
+from common.shopify.bulk_queries import bulk_query
 from tests.unit.shopify_bulk.conftest import BUCKET
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

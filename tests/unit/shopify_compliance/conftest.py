@@ -1,7 +1,6 @@
-"""The Shopify compliance webhook handler under moto: its folder's modules loaded under their own names
-(the image's layout puts them at the task root), the lake bucket, the app client secret, the privacy
-digest key and the privacy state machine, signed requests shaped as Shopify sends them, and receivers
-to send them to."""
+"""The Shopify compliance webhook handler under moto: its app.py loaded under names of its own, the lake bucket, the
+app client secret, the privacy digest key and the privacy state machine, signed requests shaped as Shopify sends
+them, and receivers to send them to."""
 
 from __future__ import annotations
 
@@ -21,10 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from platformctl.manifest import REPO_ROOT
 from tests.unit import lambda_loader
 
-FUNCTION_DIR = REPO_ROOT / "lambdas" / "shopify" / "compliance_webhook"
 REGION = "us-east-1"
 SECRET = "shopify-app-client-secret-0123456789"
 OLD_SECRET = "shopify-app-client-secret-previous-99"
@@ -42,7 +39,7 @@ DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed
 
 
 def load_app(name: str) -> ModuleType:
-    """app.py under ``name``; its flat ``import compliance_request`` finds the folder's module."""
+    """app.py under ``name``; it imports its rules as ``shopify.compliance_webhook.request``."""
     return lambda_loader.load_app("shopify/compliance_webhook", name=name, fresh=True)
 
 

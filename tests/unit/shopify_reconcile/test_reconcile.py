@@ -1,4 +1,4 @@
-"""The reconciliation core (``common.bulk_reconcile``) against moto: items equal to the processors',
+"""The reconciliation core (``common.shopify.reconcile``) against moto: items equal to the processors',
 newest wins whatever arrives when, resumable with the same end, batched reads, writes only for changes."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from common.bulk_reconcile import Reconciler, RunNotReconcilableError, bulk_event_id, result_key, work_prefix
+from common.shopify.reconcile import Reconciler, RunNotReconcilableError, bulk_event_id, result_key, work_prefix
 from tests.unit.shopify import support
 from tests.unit.shopify_reconcile import shop
 

@@ -1,5 +1,5 @@
-"""The Triple Whale job under moto: its folder on sys.path (the image's layout), the lake bucket and the
-API key secret in moto, the local Triple Whale simulator on 127.0.0.1, and a fixed 'now'."""
+"""The Triple Whale job under moto: the lake bucket and the API key secret in moto, the local Triple Whale simulator
+on 127.0.0.1, and a fixed 'now'."""
 
 from __future__ import annotations
 
@@ -21,10 +21,6 @@ from moto import mock_aws
 from platformctl.manifest import REPO_ROOT
 from platformctl.simulators.triplewhale import SimulatorState, TripleWhaleSimulator
 from tests.unit import lambda_loader
-
-FUNCTION_DIR = REPO_ROOT / "lambdas" / "triplewhale" / "summary"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))  # the image puts these modules at the task root
 
 REGION = "us-east-1"
 API_KEY = "tw-test-key-0123456789abcdef"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 import requests
-import triplewhale_api as api
 
 from common.errors import BadInput, TransientError
 from tests.conftest import load_shared_json, shared_fixture_path
+from triplewhale.summary import api
 
 KEY = "secret-key-value-0123456789"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme/prod/TripleWhaleApiKey-AbCdEf"

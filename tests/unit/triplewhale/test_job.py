@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-import triplewhale_api as api
-import triplewhale_store as store
 from botocore.exceptions import ClientError
 
 from common.errors import TransientError
@@ -22,6 +20,7 @@ from common.http_session import retrying_session
 from platformctl.simulators.triplewhale import TripleWhaleSimulator
 from tests.conftest import shared_fixture_path
 from tests.unit.triplewhale.conftest import API_KEY, NOW, SHOP, JobFactory, Stack, load_app_module
+from triplewhale.summary import api, store
 
 RAW = "raw/triplewhale/summary-page/"
 FIRST_RUN = ["2025-03-07", "2025-03-08", "2025-03-09", "2025-03-10"]  # FIRST_RUN_DAYS=4 up to today

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import requests
-import triplewhale_api as api
 
 from common.errors import BadInput
 from platformctl.simulators import SIMULATORS
 from platformctl.simulators.triplewhale import SimulatorState, TripleWhaleSimulator
+from triplewhale.summary import api
 
 KEY = "a-valid-looking-key"
 BODY = {"shopDomain": "example.myshopify.com", "period": {"start": "2025-03-09", "end": "2025-03-09"}, "todayHour": 3}

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-import triplewhale_window as windows
+
+from triplewhale.summary import window as windows
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2025, 3, 10, 14, 30, tzinfo=UTC)

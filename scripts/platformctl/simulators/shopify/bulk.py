@@ -149,7 +149,7 @@ def bulk_objects(node: dict[str, Any], bulk_query: str) -> list[dict[str, Any]]:
     return [root, *children]
 
 
-# Resource type -> its REST shape rendered as a GraphQL node (``shopify_resources`` registers them):
+# Resource type -> its REST shape rendered as a GraphQL node (``shopify.resources`` registers them):
 # what ``export_stored`` puts in a bulk result.
 STORED_NODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 

@@ -1,6 +1,6 @@
-"""The privacy indexer under moto: its app.py loaded under its own name (the image puts it at the task root),
-the lake bucket, the index table as the stack creates it, the digest key secret, S3 events shaped as S3
-sends them to EventBridge, and indexers to hand them to."""
+"""The privacy indexer under moto: its app.py loaded under its own name, the lake bucket, the index table as the
+stack creates it, the digest key secret, S3 events shaped as S3 sends them to EventBridge, and indexers to hand
+them to."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 import platformctl.simulators.shopify_resources as simulated
-from common import shopify_events as se
 from common.privacy.person import Person
 from common.privacy.redact import redact_object
-from common.shopify_resources import order_from_graphql
+from common.shopify import events as se
+from common.shopify.resources import order_from_graphql
 from platformctl.manifest import REPO_ROOT
 
 from .conftest import s3_event

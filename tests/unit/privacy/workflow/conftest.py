@@ -2,8 +2,7 @@
 customer's) in every place the platform writes, the privacy index filled the way the indexer fills it,
 and the workflow built with its collaborators, a frozen clock and a test digest key.
 
-The workflow's folder goes on ``sys.path`` (the image puts its modules at the task root); ``app.py`` is
-loaded under its own name with the deployed function's environment.
+``app.py`` is loaded under its own name with the deployed function's environment.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import copy
 import gzip
 import hashlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,15 +26,11 @@ from common.privacy.digest import SubjectDigester
 from common.privacy.index import PrivacyIndex, s3_location
 from common.privacy.requests import PrivacyRequest, request_key
 from common.privacy.subjects import object_subjects
-from common.shopify_bulk_stream import BulkSplitter
+from common.shopify.bulk_stream import BulkSplitter
 from platformctl.manifest import REPO_ROOT
 from platformctl.templates import load_template
 from tests.conftest import COPIED_FIXTURES
 from tests.unit import lambda_loader
-
-FUNCTION_DIR = REPO_ROOT / "lambdas" / "privacy" / "requests"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))  # the image puts these modules at the task root
 
 REGION = "us-east-1"
 BUCKET = "acme-data-lake-123456789012"

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from common.shopify_bulk_stream import BulkSplitter, LakeFile
+from common.shopify.bulk_stream import BulkSplitter, LakeFile
 from tests.unit.privacy.workflow.conftest import (
     BUCKET,
     DLQS,

@@ -1,0 +1,1 @@
+"""The data_quality functions (lambdas/data_quality)."""

@@ -1,0 +1,1 @@
+"""The data_quality/checks function (lambdas/data_quality/checks)."""

@@ -1,0 +1,1 @@
+"""The privacy functions (lambdas/privacy)."""

@@ -1,0 +1,1 @@
+"""The privacy/indexer function (lambdas/privacy/indexer)."""

@@ -1,0 +1,1 @@
+"""The privacy/requests function (lambdas/privacy/requests)."""

@@ -1,0 +1,1 @@
+"""The recharge functions (lambdas/recharge)."""

@@ -1,0 +1,1 @@
+"""The recharge/webhook function (lambdas/recharge/webhook)."""

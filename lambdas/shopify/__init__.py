@@ -1,0 +1,1 @@
+"""The shopify functions (lambdas/shopify)."""

@@ -1,0 +1,1 @@
+"""The shopify/bulk_download function (lambdas/shopify/bulk_download)."""

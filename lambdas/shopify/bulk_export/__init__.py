@@ -1,0 +1,1 @@
+"""The shopify/bulk_export function (lambdas/shopify/bulk_export)."""

@@ -1,0 +1,1 @@
+"""The shopify/bulk_poll function (lambdas/shopify/bulk_poll)."""

@@ -1,0 +1,1 @@
+"""The shopify/bulk_reconcile function (lambdas/shopify/bulk_reconcile)."""

@@ -1,0 +1,1 @@
+"""The shopify/cart_processor function (lambdas/shopify/cart_processor)."""

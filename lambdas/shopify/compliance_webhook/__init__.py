@@ -1,0 +1,1 @@
+"""The shopify/compliance_webhook function (lambdas/shopify/compliance_webhook)."""

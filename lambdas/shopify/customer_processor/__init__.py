@@ -1,0 +1,1 @@
+"""The shopify/customer_processor function (lambdas/shopify/customer_processor)."""

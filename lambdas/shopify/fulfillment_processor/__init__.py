@@ -1,0 +1,1 @@
+"""The shopify/fulfillment_processor function (lambdas/shopify/fulfillment_processor)."""

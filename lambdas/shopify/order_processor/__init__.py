@@ -1,0 +1,1 @@
+"""The shopify/order_processor function (lambdas/shopify/order_processor)."""

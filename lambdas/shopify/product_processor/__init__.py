@@ -1,0 +1,1 @@
+"""The shopify/product_processor function (lambdas/shopify/product_processor)."""

@@ -1,0 +1,1 @@
+"""The triplewhale functions (lambdas/triplewhale)."""

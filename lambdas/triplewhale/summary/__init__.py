@@ -1,0 +1,1 @@
+"""The triplewhale/summary function (lambdas/triplewhale/summary)."""
