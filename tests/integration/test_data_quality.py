@@ -6,6 +6,7 @@ when a run cannot run at all. Objects the test plants in the shared lake are rem
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ class Cloud:
         self.topic: str = outputs["monitoring/monitoring"]["AlertsTopicArn"]
         self.namespace: str = self.stack["DataQualityMetricsNamespace"]
         self.planted: list[str] = []
+        self.fired_at: datetime | None = None
 
     def client(self, name: str) -> Any:
         return self.cloud.target.client(name)
@@ -44,8 +46,14 @@ class Cloud:
         return {entry["Key"] for page in pages for entry in page.get("Contents", [])}
 
     def fire(self) -> dict[str, Any]:
-        """Fire the schedule; the one results.json the run wrote."""
+        """Fire the schedule; the one results.json the run wrote.
+
+        The run starts on a whole second, and ``metric`` reads from that second on: the local cloud is
+        shared, and an earlier run's datapoints (kept to the second) must not count as this run's (a
+        coverage of 1.0 from another test's run would be the Maximum of a window that held both)."""
         before = self.keys(RESULTS_PREFIX)
+        time.sleep(1 - datetime.now(UTC).microsecond / 1_000_000)
+        self.fired_at = datetime.now(UTC).replace(microsecond=0)
         fire_schedule(self.cloud.target, self.stack["DataQualityScheduleName"])
         assert self.cloud.wait_idle(timeout=120)
         new = sorted(self.keys(RESULTS_PREFIX) - before)
@@ -74,12 +82,14 @@ class Cloud:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def metric(self, name: str, dimensions: list[dict[str, str]]) -> float | None:
+        """The Maximum of the metric's datapoints since the last ``fire``."""
+        assert self.fired_at is not None, "fire the run first"
         now = datetime.now(UTC)
         points = self.client("cloudwatch").get_metric_statistics(
             Namespace=self.namespace,
             MetricName=name,
             Dimensions=dimensions,
-            StartTime=now - timedelta(minutes=5),
+            StartTime=self.fired_at,
             EndTime=now + timedelta(minutes=1),
             Period=360,
             Statistics=["Maximum"],
