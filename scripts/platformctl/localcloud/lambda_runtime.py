@@ -109,7 +109,10 @@ def image_handler(dockerfile: Path) -> str:
     commands = [line for line in dockerfile.read_text(encoding="utf-8").splitlines() if line.startswith("CMD ")]
     if not commands:
         raise UserError(f"{dockerfile}: no CMD names the handler")
-    handler = json.loads(commands[-1].removeprefix("CMD "))
+    try:
+        handler = json.loads(commands[-1].removeprefix("CMD "))
+    except json.JSONDecodeError:
+        handler = None
     if not (isinstance(handler, list) and len(handler) == 1 and isinstance(handler[0], str)):
         raise UserError(f'{dockerfile}: CMD must be one handler in JSON form, e.g. CMD ["app.handler"]')
     return str(handler[0])
