@@ -218,11 +218,9 @@ def upsert_if_newer(
         table, key, attributes, version, updated_at=updated_at, ingested_at=ingested_at, remove=remove
     )
     try:
-        client.update_item(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return _lost(deserialize(exc.response.get("Item", {})), version)  # type: ignore[arg-type]
+        _write(client, "Update", request, ())
+    except _ConditionFailedError as lost:
+        return _lost(lost.stored, version)
     return Outcome.WRITTEN
 
 
@@ -514,16 +512,7 @@ def set_if_absent_before(
 ) -> dict[str, Any]:
     """``set_if_absent``, answering the item as it was before (empty if there was none): whose mark it
     holds when the attribute was already set."""
-    names = {f"#a{i}": name for i, name in enumerate(attributes)}
-    assignments = ", ".join(f"#a{i} = if_not_exists(#a{i}, :a{i})" for i in range(len(attributes)))
-    response = client.update_item(
-        TableName=table,
-        Key=serialize(key),
-        UpdateExpression=f"SET {assignments}",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=serialize({f":a{i}": v for i, v in enumerate(attributes.values())}),
-        ReturnValues="ALL_OLD",
-    )
+    response = client.update_item(**_mark_update(Mark(table, key, attributes)), ReturnValues="ALL_OLD")
     return deserialize(response.get("Attributes", {}))
 
 
